@@ -1,0 +1,1 @@
+"""The govcloud command line: parse, call one library function, render. No logic lives here."""

@@ -1,0 +1,57 @@
+"""The Typer application and the one error boundary: every GovcloudError becomes a line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+import typer
+
+from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
+
+from . import output
+
+app = typer.Typer(
+    name="govcloud",
+    help="One cloud, many departments: validate, check and provision tenants on OpenStack and Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Each command module exposes register(app); add yours here (one import, one entry).
+REGISTRARS: list[Callable[[typer.Typer], None]] = []
+
+
+def _register_all() -> None:
+    for register in REGISTRARS:
+        register(app)
+
+
+def main() -> None:
+    """Entry point: run the app; map errors users can cause to exit 2 (input) or 1 (environment)."""
+    _register_all()
+    try:
+        app(standalone_mode=False)
+    except InputError as err:
+        output.problems(err.problems)
+        sys.exit(2)
+    except EnvironmentProblem as err:
+        output.error(str(err))
+        sys.exit(1)
+    except GovcloudError as err:
+        output.error(str(err))
+        sys.exit(1)
+    except typer.Exit as err:
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        output.error("aborted")
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(130)

@@ -1,0 +1,31 @@
+"""Rendering helpers shared by commands: errors on stderr, JSON documents alone on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from gcloud.errors import Problem
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def problems(items: Iterable[Problem]) -> None:
+    """One `file:line:col field: message` line per problem, on stderr."""
+    for problem in items:
+        stderr.print(f"[red]error[/red] {escape(str(problem))}")
+
+
+def error(message: str) -> None:
+    stderr.print(f"[red]error[/red] {escape(message)}")
+
+
+def emit_json(document: Any) -> None:
+    """A machine format writes only the document to stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
