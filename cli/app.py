@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-import click
 import typer
 
 from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
@@ -34,7 +33,7 @@ def main() -> None:
     """Entry point: run the app; map errors users can cause to exit 2 (input) or 1 (environment)."""
     _register_all()
     try:
-        app(standalone_mode=False)
+        app()  # standalone: usage errors exit 2 on their own
     except InputError as err:
         output.problems(err.problems)
         sys.exit(2)
@@ -44,14 +43,6 @@ def main() -> None:
     except GovcloudError as err:
         output.error(str(err))
         sys.exit(1)
-    except typer.Exit as err:
-        sys.exit(err.exit_code)
-    except typer.Abort:
-        output.error("aborted")
-        sys.exit(1)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(2)
     except KeyboardInterrupt:
         output.error("interrupted")
         sys.exit(130)
