@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -9,7 +10,7 @@ import typer
 
 from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
 
-from . import output
+from . import output, tenant, validate
 
 app = typer.Typer(
     name="govcloud",
@@ -21,7 +22,10 @@ app = typer.Typer(
 )
 
 # Each command module exposes register(app); add yours here (one import, one entry).
-REGISTRARS: list[Callable[[typer.Typer], None]] = []
+REGISTRARS: list[Callable[[typer.Typer], None]] = [
+    validate.register,
+    tenant.register,
+]
 
 
 def _register_all() -> None:
@@ -46,3 +50,8 @@ def main() -> None:
     except KeyboardInterrupt:
         output.error("interrupted")
         sys.exit(130)
+    except Exception as err:  # a bug: say so in one line; GOVCLOUD_DEBUG=1 shows the traceback
+        if os.environ.get("GOVCLOUD_DEBUG"):
+            raise
+        output.error(f"internal error ({type(err).__name__}: {err}); rerun with GOVCLOUD_DEBUG=1 and report it")
+        sys.exit(70)

@@ -7,8 +7,10 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from gcloud.errors import Problem
 
@@ -29,3 +31,11 @@ def error(message: str) -> None:
 def emit_json(document: Any) -> None:
     """A machine format writes only the document to stdout."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def table(*columns: str) -> Table:
+    """A plain table with the given column headers."""
+    result = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in columns:
+        result.add_column(column)
+    return result

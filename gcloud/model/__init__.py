@@ -1,0 +1,14 @@
+"""The pure core's first layer: tenant and platform files -> validated models -> effective specs.
+
+Imports no engine, cloud client or CLI library.
+"""
+
+from .fleet import Fleet, TenantDocument, load_fleet, load_platform, parse_field_path, tenant_files
+from .platform import Platform
+from .tenant import Tenant, Waiver
+from .yamlsrc import YamlDocument, load_yaml
+
+__all__ = [
+    "Fleet", "Platform", "Tenant", "TenantDocument", "Waiver", "YamlDocument", "load_fleet", "load_platform",
+    "load_yaml", "parse_field_path", "tenant_files",
+]

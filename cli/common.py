@@ -1,0 +1,29 @@
+"""Options every command shares, declared once."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+Paths = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Tenant files or folders (default: tenants/).", show_default=False),
+]
+PlatformFile = Annotated[Path, typer.Option("--platform", help="The platform file.")]
+OutputFormat = Annotated[Format, typer.Option("--output", "-o", help="table for people, json for scripts.")]
+
+DEFAULT_PLATFORM = Path("platform.yaml")
+
+
+def tenant_paths(paths: list[Path] | None) -> list[Path]:
+    """The tenant paths given, or the default folder."""
+    return paths or [Path("tenants")]

@@ -1,0 +1,278 @@
+"""Rules that need more than one file: names, references into platform.yaml, CIDRs, namespaces, parents.
+
+Each rule returns problems instead of raising, so one run reports everything wrong with a tenant set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from gcloud.errors import Problem
+
+from .parse import located
+from .platform import IpPool, Platform
+from .quantity import format_quantity, parse_quantity
+from .quota import QuotaDict, merge_quota, quota_dict
+from .tenant import Tenant
+from .yamlsrc import PathKey, YamlDocument
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A tenant file that passed its own schema, waiting for the cross-tenant rules."""
+
+    tenant: Tenant
+    doc: YamlDocument
+    label: str
+
+    @property
+    def name(self) -> str:
+        return self.tenant.metadata.name
+
+    def problem(self, path: PathKey, message: str, code: str, hint: str = "") -> Problem:
+        return located(self.doc, self.label, path, message, code, hint)
+
+
+def check_file_names(items: list[Loaded]) -> Iterator[Problem]:
+    """metadata.name equals the file stem and is unique across the set."""
+    seen: dict[str, Loaded] = {}
+    for item in items:
+        stem = Path(item.label).stem
+        if item.name != stem:
+            yield item.problem(("metadata", "name"), f"must equal the file name {stem!r}", "name-mismatch",
+                               f"rename the file to {item.name}.yaml or fix the name")
+        if item.name in seen:
+            yield item.problem(("metadata", "name"), f"tenant {item.name!r} is also defined in "
+                               f"{seen[item.name].label}", "duplicate-tenant")
+        seen.setdefault(item.name, item)
+
+
+def check_platform_references(item: Loaded, platform: Platform) -> Iterator[Problem]:
+    """Tier, cloud, external network, cluster and roles named by a tenant exist in platform.yaml."""
+    spec = item.tenant.spec
+    if spec.tier is not None and spec.tier not in platform.spec.tiers:
+        yield item.problem(("spec", "tier"), f"unknown tier {spec.tier!r}", "unknown-tier",
+                           f"platform.yaml defines: {', '.join(sorted(platform.spec.tiers)) or 'none'}")
+    if spec.mlps_level > platform.spec.mlps_level:
+        yield item.problem(("spec", "mlpsLevel"), f"level {spec.mlps_level} exceeds the platform's level "
+                           f"{platform.spec.mlps_level}", "level-above-platform")
+    for index, grant in enumerate(spec.access):
+        if grant.role not in platform.spec.roles:
+            yield item.problem(("spec", "access", index, "role"), f"unknown role {grant.role!r}", "unknown-role",
+                               f"platform.yaml maps: {', '.join(sorted(platform.spec.roles))}")
+    if spec.openstack is not None:
+        cloud = platform.cloud(spec.openstack.cloud)
+        if cloud is None:
+            names = ", ".join(c.name for c in platform.spec.openstack.clouds)
+            yield item.problem(("spec", "openstack", "cloud"), f"unknown cloud {spec.openstack.cloud!r}",
+                               "unknown-cloud", f"platform.yaml allows: {names or 'none'}")
+        router = spec.openstack.router
+        if cloud is not None and router is not None and router.external_network not in cloud.external_networks:
+            yield item.problem(("spec", "openstack", "router", "externalNetwork"),
+                               f"unknown external network {router.external_network!r} on cloud {cloud.name}",
+                               "unknown-external-network",
+                               f"cloud {cloud.name} offers: {', '.join(cloud.external_networks) or 'none'}")
+    if spec.kubernetes is not None and platform.cluster(spec.kubernetes.cluster) is None:
+        names = ", ".join(c.name for c in platform.spec.kubernetes.clusters)
+        yield item.problem(("spec", "kubernetes", "cluster"), f"unknown cluster {spec.kubernetes.cluster!r}",
+                           "unknown-cluster", f"platform.yaml allows: {names or 'none'}")
+
+
+def check_tenant_references(items: list[Loaded]) -> Iterator[Problem]:
+    """Parents and interconnect targets exist; the parent chain has no cycle."""
+    by_name = {item.name: item for item in items}
+    for item in items:
+        parent = item.tenant.metadata.parent
+        if parent is not None and parent not in by_name:
+            yield item.problem(("metadata", "parent"), f"parent tenant {parent!r} is not in the tenant set",
+                               "unknown-parent")
+        for index, link in enumerate(item.tenant.spec.interconnects):
+            if link.to not in by_name:
+                yield item.problem(("spec", "interconnects", index, "to"),
+                                   f"interconnect target {link.to!r} is not in the tenant set", "unknown-tenant")
+            elif link.to == item.name:
+                yield item.problem(("spec", "interconnects", index, "to"), "a tenant cannot interconnect "
+                                   "with itself", "self-interconnect")
+    yield from _parent_cycles(items, by_name)
+
+
+def _parent_cycles(items: list[Loaded], by_name: Mapping[str, Loaded]) -> Iterator[Problem]:
+    reported: set[str] = set()
+    for item in items:
+        chain: list[str] = []
+        current: str | None = item.name
+        while current is not None and current in by_name and current not in chain:
+            chain.append(current)
+            current = by_name[current].tenant.metadata.parent
+        if current is not None and current in chain and current not in reported:
+            cycle = chain[chain.index(current):]
+            reported.update(cycle)
+            owner = by_name[current]
+            yield owner.problem(("metadata", "parent"), "parent cycle: " + " -> ".join([*cycle, current]),
+                                "parent-cycle")
+
+
+def allocate_and_check_cidrs(items: list[Loaded], platform: Platform,
+                             pinned: Mapping[tuple[str, str], IPv4Network]) -> tuple[
+                                 dict[str, dict[str, IPv4Network]], list[Problem]]:
+    """Every CIDR inside a pool, none overlapping (sort + sweep, O(n log n)); missing ones allocated.
+
+    Allocation is deterministic (tenants by name, networks in file order, first free block of the pool's prefix
+    length), and a CIDR pinned by an earlier apply is reused so a network never moves.
+    """
+    problems: list[Problem] = []
+    pools = platform.spec.ip_pools
+    claims: list[tuple[IPv4Network, Loaded, int]] = []
+    for item in items:
+        if item.tenant.spec.openstack is None:
+            continue
+        for index, network in enumerate(item.tenant.spec.openstack.networks):
+            cidr = network.cidr or pinned.get((item.name, network.name))
+            if cidr is None:
+                continue
+            if network.cidr is not None and not any(cidr.subnet_of(pool.cidr) for pool in pools):
+                problems.append(item.problem(("spec", "openstack", "networks", index, "cidr"),
+                                             f"{cidr} is outside every platform ipPool", "cidr-outside-pool",
+                                             "pools: " + ", ".join(str(p.cidr) for p in pools)))
+            claims.append((cidr, item, index))
+    problems += _overlaps(claims)
+    allocated = _allocate(items, pools, [claim[0] for claim in claims], pinned, problems)
+    return allocated, problems
+
+
+def _overlaps(claims: list[tuple[IPv4Network, Loaded, int]]) -> list[Problem]:
+    problems = []
+    ordered = sorted(claims, key=lambda claim: (int(claim[0].network_address), -claim[0].prefixlen))
+    widest: tuple[IPv4Network, Loaded, int] | None = None
+    for claim in ordered:
+        cidr, item, index = claim
+        if widest is not None and int(cidr.network_address) <= int(widest[0].broadcast_address):
+            other, owner, _ = widest
+            where = "another network of this tenant" if owner is item else f"tenant {owner.name} ({owner.label})"
+            problems.append(item.problem(("spec", "openstack", "networks", index, "cidr"),
+                                         f"{cidr} overlaps {other} of {where}", "cidr-overlap"))
+        if widest is None or int(cidr.broadcast_address) > int(widest[0].broadcast_address):
+            widest = claim
+    return problems
+
+
+def _allocate(items: list[Loaded], pools: list[IpPool], taken: list[IPv4Network],
+              pinned: Mapping[tuple[str, str], IPv4Network], problems: list[Problem]
+              ) -> dict[str, dict[str, IPv4Network]]:
+    allocated: dict[str, dict[str, IPv4Network]] = defaultdict(dict)
+    used = sorted(taken, key=lambda net: int(net.network_address))
+    for item in sorted(items, key=lambda i: i.name):
+        if item.tenant.spec.openstack is None:
+            continue
+        for index, network in enumerate(item.tenant.spec.openstack.networks):
+            fixed = network.cidr or pinned.get((item.name, network.name))
+            if fixed is not None:
+                allocated[item.name][network.name] = fixed
+                continue
+            block = _first_free(pools, used)
+            if block is None:
+                problems.append(item.problem(("spec", "openstack", "networks", index),
+                                             "no free block left in the platform ipPools", "pool-exhausted"))
+                continue
+            allocated[item.name][network.name] = block
+            used.append(block)
+            used.sort(key=lambda net: int(net.network_address))
+    return dict(allocated)
+
+
+def _first_free(pools: list[IpPool], used: list[IPv4Network]) -> IPv4Network | None:
+    for pool in pools:
+        step = 2 ** (32 - pool.prefix_length)
+        start, end = int(pool.cidr.network_address), int(pool.cidr.broadcast_address)
+        candidate = start
+        for net in used:
+            low, high = int(net.network_address), int(net.broadcast_address)
+            if high < candidate or low > end:
+                continue
+            if low >= candidate + step:
+                break
+            candidate = ((high + 1 + step - 1) // step) * step
+        if candidate + step - 1 <= end:
+            return IPv4Network((candidate, pool.prefix_length))
+    return None
+
+
+def check_namespaces(items: list[Loaded]) -> Iterator[Problem]:
+    """Namespaces start with `<tenant>-`, are unique across tenants, and fit the tenant-wide quota."""
+    owners: dict[str, Loaded] = {}
+    for item in items:
+        kube = item.tenant.spec.kubernetes
+        if kube is None:
+            continue
+        for index, namespace in enumerate(kube.namespaces):
+            path: PathKey = ("spec", "kubernetes", "namespaces", index, "name")
+            if not namespace.name.startswith(f"{item.name}-"):
+                yield item.problem(path, f"namespace {namespace.name!r} must start with {item.name + '-'!r}",
+                                   "namespace-prefix")
+            owner = owners.setdefault(namespace.name, item)
+            if owner is not item:
+                yield item.problem(path, f"namespace {namespace.name!r} is also claimed by tenant {owner.name} "
+                                   f"({owner.label})", "namespace-clash")
+            elif sum(ns.name == namespace.name for ns in kube.namespaces[:index]):
+                yield item.problem(path, f"namespace {namespace.name!r} is listed twice", "namespace-clash")
+        yield from _namespaces_fit(item)
+
+
+def _namespaces_fit(item: Loaded) -> Iterator[Problem]:
+    kube = item.tenant.spec.kubernetes
+    assert kube is not None
+    for key, limit in kube.quota.items():
+        if limit == "-1":
+            continue
+        total = Decimal(0)
+        for index, namespace in enumerate(kube.namespaces):
+            value = namespace.quota.get(key)
+            if value is None or value == "-1":
+                yield item.problem(("spec", "kubernetes", "namespaces", index, "quota"),
+                                   f"must set {key} because the tenant-wide quota bounds it", "quota-unbounded")
+                break
+            total += parse_quantity(value)
+        else:
+            if total > parse_quantity(limit):
+                yield item.problem(("spec", "kubernetes", "quota", key), f"namespaces' quotas add up to "
+                                   f"{format_quantity(total)}, over the tenant-wide {limit}", "quota-exceeds")
+
+
+def check_parent_quotas(items: list[Loaded], platform: Platform) -> Iterator[Problem]:
+    """Sub-units' OpenStack quotas, summed per key, fit in what their parent grants."""
+    by_name = {item.name: item for item in items}
+    children: dict[str, list[Loaded]] = defaultdict(list)
+    for item in items:
+        parent = item.tenant.metadata.parent
+        if parent in by_name:
+            children[parent].append(item)
+    for parent_name, kids in children.items():
+        parent_quota = _openstack_quota(by_name[parent_name], platform)
+        sums: dict[tuple[str, str], int] = defaultdict(int)
+        for child in kids:
+            for service, values in _openstack_quota(child, platform).items():
+                for key, value in values.items():
+                    sums[(service, key)] += value if value >= 0 else 10**18
+        for (service, key), total in sorted(sums.items()):
+            granted = parent_quota.get(service, {}).get(key)
+            if granted is None or granted < 0 or total <= granted:
+                continue
+            for child in kids:
+                if key in _openstack_quota(child, platform).get(service, {}):
+                    shown = "unlimited" if total >= 10**18 else str(total)
+                    yield child.problem(("spec", "openstack", "quota", service, key),
+                                        f"sub-units of {parent_name} ask for {shown} in all, over the "
+                                        f"{granted} the parent grants", "quota-exceeds-parent")
+
+
+def _openstack_quota(item: Loaded, platform: Platform) -> QuotaDict:
+    openstack = item.tenant.spec.openstack
+    if openstack is None:
+        return {}
+    tier = platform.spec.tiers.get(item.tenant.spec.tier or "")
+    return merge_quota(quota_dict(tier), quota_dict(openstack.quota))

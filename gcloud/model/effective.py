@@ -1,0 +1,37 @@
+"""The effective spec of a tenant: tier values overridden by its own keys, CIDRs allocated, a digest.
+
+This JSON-like dict is what policies evaluate and what the Pulumi program provisions; its digest is how plan
+tells a changed tenant from an unchanged one without calling any cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from ipaddress import IPv4Network
+from typing import Any
+
+from .platform import Platform
+from .quota import merge_quota, quota_dict
+from .tenant import Tenant
+
+
+def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4Network]) -> dict[str, Any]:
+    """The tenant as provisioned: camelCase keys as in the file, every quota key resolved, every CIDR set."""
+    data: dict[str, Any] = tenant.model_dump(by_alias=True, mode="json")
+    openstack = data["spec"]["openstack"]
+    if openstack is not None and tenant.spec.openstack is not None:
+        tier = platform.spec.tiers.get(tenant.spec.tier or "")
+        openstack["quota"] = merge_quota(quota_dict(tier), quota_dict(tenant.spec.openstack.quota))
+        for network in openstack["networks"]:
+            network["cidr"] = str(cidrs.get(network["name"], network["cidr"]))
+    data["digest"] = spec_digest(data)
+    return data
+
+
+def spec_digest(data: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of everything but the digest itself."""
+    body = {key: value for key, value in data.items() if key != "digest"}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,141 @@
+"""Load a tenant set: every file on its own, then the rules across files; all problems at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+from gcloud.errors import InputError, Problem, SourceLocation
+
+from . import crosscheck
+from .effective import effective_spec
+from .parse import parse_file
+from .platform import Platform
+from .tenant import Tenant
+from .yamlsrc import PathKey, YamlDocument
+
+TENANT_SUFFIXES = (".yaml", ".yml")
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_field_path(text: str) -> PathKey:
+    """`spec.access[1].role` -> `("spec", "access", 1, "role")`."""
+    return tuple(int(index) if index else name for name, index in _PATH_PART.findall(text))
+
+
+@dataclass(frozen=True)
+class TenantDocument:
+    """One tenant as loaded: the model, its source positions and its effective spec."""
+
+    tenant: Tenant
+    source: YamlDocument
+    label: str
+    effective: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.tenant.metadata.name
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def raw(self) -> Any:
+        return self.source.data
+
+    @property
+    def digest(self) -> str:
+        return str(self.effective["digest"])
+
+    def locate(self, field_path: str | PathKey) -> SourceLocation:
+        """File, line and column of a field (or of its nearest ancestor present in the file)."""
+        path = parse_field_path(field_path) if isinstance(field_path, str) else field_path
+        line, column = self.source.position(path)
+        return SourceLocation(self.label, line, column)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A platform and the tenants loaded against it, sorted by name."""
+
+    platform: Platform
+    platform_path: Path
+    tenants: list[TenantDocument]
+
+    @cached_property
+    def platform_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.platform.model_dump(by_alias=True, mode="json")
+        return data
+
+    def get(self, name: str) -> TenantDocument:
+        for doc in self.tenants:
+            if doc.name == name:
+                return doc
+        raise KeyError(name)
+
+
+def load_platform(path: Path) -> Platform:
+    """platform.yaml validated, or an InputError naming file, line and field."""
+    platform, _ = parse_file(path, Platform, _label(path))
+    return platform
+
+
+def tenant_files(paths: Iterable[Path]) -> list[Path]:
+    """Tenant files named by the arguments: files as given, folders' *.yaml (not `_templates/`, not dotfiles)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir()
+                            if p.suffix in TENANT_SUFFIXES and not p.name.startswith((".", "_")) and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError.single(_label(path), "no such file or folder", code="file-not-found")
+    return files
+
+
+def load_fleet(paths: Sequence[Path], platform_path: Path,
+               pinned: Mapping[tuple[str, str], IPv4Network] | None = None) -> Fleet:
+    """Load and validate tenants against a platform; InputError listing every problem found.
+
+    `pinned` holds CIDRs allocated by earlier applies, keyed by (tenant, network), so they never move.
+    """
+    platform = load_platform(platform_path)
+    problems: list[Problem] = []
+    loaded: list[crosscheck.Loaded] = []
+    for path in tenant_files(paths):
+        label = _label(path)
+        try:
+            tenant, doc = parse_file(path, Tenant, label)
+        except InputError as err:
+            problems += err.problems
+            continue
+        loaded.append(crosscheck.Loaded(tenant, doc, label))
+    problems += crosscheck.check_file_names(loaded)
+    for item in loaded:
+        problems += crosscheck.check_platform_references(item, platform)
+    problems += crosscheck.check_tenant_references(loaded)
+    problems += crosscheck.check_namespaces(loaded)
+    problems += crosscheck.check_parent_quotas(loaded, platform)
+    cidrs, cidr_problems = crosscheck.allocate_and_check_cidrs(loaded, platform, pinned or {})
+    problems += cidr_problems
+    if problems:
+        raise InputError(sorted(set(problems)))
+    docs = [TenantDocument(item.tenant, item.doc, item.label,
+                           effective_spec(item.tenant, platform, cidrs.get(item.name, {})))
+            for item in sorted(loaded, key=lambda i: i.name)]
+    return Fleet(platform, platform_path, docs)
+
+
+def _label(path: Path) -> str:
+    """A path as users typed it relative to the working directory, for messages."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,78 @@
+"""platform.yaml, format v1: what all tenants share (clouds, clusters, pools, tiers, roles, rules)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictFloat, StrictInt
+
+from .base import DnsLabel, Flag, KubeQuota, Model, NonEmpty, PrivateNetwork
+from .quota import QuotaSet
+
+Ratio = Annotated[StrictFloat | StrictInt, Field(gt=0)]
+
+
+class PlatformMetadata(Model):
+    name: DnsLabel
+    display_name: NonEmpty
+
+
+class Cloud(Model):
+    name: NonEmpty
+    external_networks: list[NonEmpty] = Field(default_factory=list)
+    capacity: dict[str, Annotated[StrictInt, Field(ge=0)]] = Field(default_factory=dict)
+    overcommit: dict[str, Ratio] = Field(default_factory=dict)
+    dedicated: Flag = False
+
+
+class Cluster(Model):
+    name: NonEmpty
+    capacity: KubeQuota = Field(default_factory=dict)
+    dedicated: Flag = False
+
+
+class OpenStackPlatform(Model):
+    clouds: list[Cloud] = Field(default_factory=list)
+    domain: NonEmpty = "Default"
+    default_quotas: QuotaSet | None = None
+
+
+class KubernetesPlatform(Model):
+    clusters: list[Cluster] = Field(default_factory=list)
+
+
+class IpPool(Model):
+    name: DnsLabel
+    cidr: PrivateNetwork
+    prefix_length: Annotated[int, Field(strict=True, ge=8, le=30)] = 24
+
+
+class RoleMapping(Model):
+    keystone: NonEmpty
+    kubernetes: NonEmpty
+
+
+class PlatformSpec(Model):
+    mlps_level: Annotated[int, Field(strict=True, ge=1, le=4)]
+    openstack: OpenStackPlatform = Field(default_factory=OpenStackPlatform)
+    kubernetes: KubernetesPlatform = Field(default_factory=KubernetesPlatform)
+    ip_pools: list[IpPool] = Field(default_factory=list)
+    tiers: dict[str, QuotaSet] = Field(default_factory=dict)
+    roles: dict[str, RoleMapping] = Field(default_factory=dict)
+    allowed_registries: list[NonEmpty] = Field(default_factory=list)
+    admin_networks: list[PrivateNetwork] = Field(default_factory=list)
+    official_email_domains: list[NonEmpty] = Field(default_factory=list)
+    cloud_admin_roles: list[NonEmpty] = Field(default_factory=lambda: ["admin"])
+
+
+class Platform(Model):
+    api_version: Literal["govcloud/v1"]
+    kind: Literal["Platform"]
+    metadata: PlatformMetadata
+    spec: PlatformSpec
+
+    def cloud(self, name: str) -> Cloud | None:
+        return next((cloud for cloud in self.spec.openstack.clouds if cloud.name == name), None)
+
+    def cluster(self, name: str) -> Cluster | None:
+        return next((cluster for cluster in self.spec.kubernetes.clusters if cluster.name == name), None)
