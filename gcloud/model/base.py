@@ -60,6 +60,17 @@ def _quantity(value: Any) -> str:
     return text
 
 
+def _ipv4_network(value: Any) -> IPv4Network:
+    if isinstance(value, IPv4Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an IPv4 CIDR such as 10.20.1.0/24")
+    try:
+        return IPv4Network(value)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a valid IPv4 CIDR: {err}") from None
+
+
 def _private_network(value: IPv4Network) -> IPv4Network:
     if not value.is_private:
         raise ValueError(f"{value} is not a private range (RFC 1918)")
@@ -72,7 +83,8 @@ Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 QuotaInt = Annotated[StrictInt, Field(ge=-1, description="count; -1 = unlimited (policies may forbid it)")]
 Quantity = Annotated[str, BeforeValidator(_quantity)]
 KubeQuota = dict[str, Quantity]
-PrivateNetwork = Annotated[IPv4Network, Field(strict=False), AfterValidator(_private_network)]
+Cidr = Annotated[IPv4Network, BeforeValidator(_ipv4_network)]
+PrivateNetwork = Annotated[IPv4Network, BeforeValidator(_ipv4_network), AfterValidator(_private_network)]
 Address = IPv4Address
 Flag = StrictBool
 NonEmpty = Annotated[str, Field(strict=True, min_length=1)]

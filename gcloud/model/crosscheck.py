@@ -14,10 +14,10 @@ from pathlib import Path
 
 from gcloud.errors import Problem
 
+from .effective import effective_quota
 from .parse import located
 from .platform import IpPool, Platform
 from .quantity import format_quantity, parse_quantity
-from .quota import QuotaDict, merge_quota, quota_dict
 from .tenant import Tenant
 from .yamlsrc import PathKey, YamlDocument
 
@@ -165,41 +165,58 @@ def _allocate(items: list[Loaded], pools: list[IpPool], taken: list[IPv4Network]
               pinned: Mapping[tuple[str, str], IPv4Network], problems: list[Problem]
               ) -> dict[str, dict[str, IPv4Network]]:
     allocated: dict[str, dict[str, IPv4Network]] = defaultdict(dict)
-    used = sorted(taken, key=lambda net: int(net.network_address))
+    free = _FreeBlocks(pools, taken)
     for item in sorted(items, key=lambda i: i.name):
         if item.tenant.spec.openstack is None:
             continue
         for index, network in enumerate(item.tenant.spec.openstack.networks):
             fixed = network.cidr or pinned.get((item.name, network.name))
-            if fixed is not None:
-                allocated[item.name][network.name] = fixed
-                continue
-            block = _first_free(pools, used)
+            block = fixed or free.next()
             if block is None:
                 problems.append(item.problem(("spec", "openstack", "networks", index),
                                              "no free block left in the platform ipPools", "pool-exhausted"))
                 continue
             allocated[item.name][network.name] = block
-            used.append(block)
-            used.sort(key=lambda net: int(net.network_address))
     return dict(allocated)
 
 
-def _first_free(pools: list[IpPool], used: list[IPv4Network]) -> IPv4Network | None:
-    for pool in pools:
-        step = 2 ** (32 - pool.prefix_length)
-        start, end = int(pool.cidr.network_address), int(pool.cidr.broadcast_address)
-        candidate = start
-        for net in used:
-            low, high = int(net.network_address), int(net.broadcast_address)
-            if high < candidate or low > end:
-                continue
-            if low >= candidate + step:
+class _FreeBlocks:
+    """Hands out the pools' free blocks in address order, in one pass over the sorted taken ranges."""
+
+    def __init__(self, pools: list[IpPool], taken: list[IPv4Network]) -> None:
+        self.pools = list(pools)
+        self.taken = sorted((int(n.network_address), int(n.broadcast_address)) for n in taken)
+        self.pool_index = 0
+        self.taken_index = 0
+        self.candidate = int(self.pools[0].cidr.network_address) if self.pools else 0
+
+    def next(self) -> IPv4Network | None:
+        while self.pool_index < len(self.pools):
+            pool = self.pools[self.pool_index]
+            step = 2 ** (32 - pool.prefix_length)
+            end = int(pool.cidr.broadcast_address)
+            block = self._skip_taken(step)
+            if block + step - 1 <= end:
+                self.candidate = block + step
+                return IPv4Network((block, pool.prefix_length))
+            self.pool_index += 1
+            if self.pool_index < len(self.pools):
+                self.candidate = int(self.pools[self.pool_index].cidr.network_address)
+                self.taken_index = 0
+        return None
+
+    def _skip_taken(self, step: int) -> int:
+        """The first aligned block at or after the candidate that overlaps no taken range."""
+        block = -(-self.candidate // step) * step
+        while self.taken_index < len(self.taken):
+            low, high = self.taken[self.taken_index]
+            if high < block:
+                self.taken_index += 1
+            elif low < block + step:
+                block = -(-(high + 1) // step) * step
+            else:
                 break
-            candidate = ((high + 1 + step - 1) // step) * step
-        if candidate + step - 1 <= end:
-            return IPv4Network((candidate, pool.prefix_length))
-    return None
+        return block
 
 
 def check_namespaces(items: list[Loaded]) -> Iterator[Problem]:
@@ -252,10 +269,10 @@ def check_parent_quotas(items: list[Loaded], platform: Platform) -> Iterator[Pro
         if parent in by_name:
             children[parent].append(item)
     for parent_name, kids in children.items():
-        parent_quota = _openstack_quota(by_name[parent_name], platform)
+        parent_quota = effective_quota(by_name[parent_name].tenant, platform)
         sums: dict[tuple[str, str], int] = defaultdict(int)
         for child in kids:
-            for service, values in _openstack_quota(child, platform).items():
+            for service, values in effective_quota(child.tenant, platform).items():
                 for key, value in values.items():
                     sums[(service, key)] += value if value >= 0 else 10**18
         for (service, key), total in sorted(sums.items()):
@@ -263,16 +280,8 @@ def check_parent_quotas(items: list[Loaded], platform: Platform) -> Iterator[Pro
             if granted is None or granted < 0 or total <= granted:
                 continue
             for child in kids:
-                if key in _openstack_quota(child, platform).get(service, {}):
+                if key in effective_quota(child.tenant, platform).get(service, {}):
                     shown = "unlimited" if total >= 10**18 else str(total)
                     yield child.problem(("spec", "openstack", "quota", service, key),
                                         f"sub-units of {parent_name} ask for {shown} in all, over the "
                                         f"{granted} the parent grants", "quota-exceeds-parent")
-
-
-def _openstack_quota(item: Loaded, platform: Platform) -> QuotaDict:
-    openstack = item.tenant.spec.openstack
-    if openstack is None:
-        return {}
-    tier = platform.spec.tiers.get(item.tenant.spec.tier or "")
-    return merge_quota(quota_dict(tier), quota_dict(openstack.quota))

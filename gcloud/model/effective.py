@@ -13,7 +13,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from .platform import Platform
-from .quota import merge_quota, quota_dict
+from .quota import QuotaDict, merge_quota, quota_dict
 from .tenant import Tenant
 
 
@@ -22,12 +22,19 @@ def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4N
     data: dict[str, Any] = tenant.model_dump(by_alias=True, mode="json")
     openstack = data["spec"]["openstack"]
     if openstack is not None and tenant.spec.openstack is not None:
-        tier = platform.spec.tiers.get(tenant.spec.tier or "")
-        openstack["quota"] = merge_quota(quota_dict(tier), quota_dict(tenant.spec.openstack.quota))
+        openstack["quota"] = effective_quota(tenant, platform)
         for network in openstack["networks"]:
             network["cidr"] = str(cidrs.get(network["name"], network["cidr"]))
     data["digest"] = spec_digest(data)
     return data
+
+
+def effective_quota(tenant: Tenant, platform: Platform) -> QuotaDict:
+    """The tenant's OpenStack quota: its tier's keys overridden by its own; absent keys stay absent."""
+    if tenant.spec.openstack is None:
+        return {}
+    tier = platform.tier_quotas.get(tenant.spec.tier or "", {})
+    return merge_quota(tier, quota_dict(tenant.spec.openstack.quota))
 
 
 def spec_digest(data: Mapping[str, Any]) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from .base import DnsLabel, Flag, KubeQuota, Model, NonEmpty, PrivateNetwork
-from .quota import QuotaSet
+from .quota import QuotaDict, QuotaSet, quota_dict
 
 Ratio = Annotated[StrictFloat | StrictInt, Field(gt=0)]
 
@@ -70,6 +71,11 @@ class Platform(Model):
     kind: Literal["Platform"]
     metadata: PlatformMetadata
     spec: PlatformSpec
+
+    @cached_property
+    def tier_quotas(self) -> dict[str, QuotaDict]:
+        """Each tier's quota keys as plain dicts, computed once per platform."""
+        return {name: quota_dict(tier) for name, tier in self.spec.tiers.items()}
 
     def cloud(self, name: str) -> Cloud | None:
         return next((cloud for cloud in self.spec.openstack.clouds if cloud.name == name), None)

@@ -51,5 +51,5 @@ def render_template(folder: Path, template: str, variables: dict[str, Any]) -> s
     except jinja2.TemplateSyntaxError as err:
         raise InputError.single(str(path), f"template syntax: {err.message}", line=err.lineno or 0,
                                 code="template-syntax") from None
-    except jinja2.sandbox.SecurityError as err:
+    except jinja2.exceptions.SecurityError as err:
         raise InputError.single(str(path), f"template refused by the sandbox: {err}", code="template-unsafe") from None

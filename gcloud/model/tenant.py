@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from .base import Address, DnsLabel, Flag, KubeQuota, Labels, Model, NonEmpty, PrivateNetwork, TenantId
+from .base import Address, Cidr, DnsLabel, Flag, KubeQuota, Labels, Model, NonEmpty, PrivateNetwork, TenantId
 from .orgcode import org_code_problem
 from .quota import QuotaSet
 
@@ -88,18 +89,7 @@ class SecurityRule(Model):
     direction: Literal["ingress", "egress"]
     protocol: Literal["tcp", "udp", "icmp", "any"]
     ports: Ports | None = None
-    remote_cidr: Annotated[str, Field(strict=True)] = "0.0.0.0/0"
-
-    @field_validator("remote_cidr")
-    @classmethod
-    def _cidr(cls, value: str) -> str:
-        from ipaddress import IPv4Network
-
-        try:
-            IPv4Network(value)
-        except ValueError as err:
-            raise ValueError(f"{value!r} is not an IPv4 CIDR: {err}") from None
-        return value
+    remote_cidr: Cidr = IPv4Network("0.0.0.0/0")
 
 
 class SecurityGroup(Model):

@@ -25,6 +25,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 
 _TAG = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _MERGE = (f"{_TAG}{name}" for name in ("str", "map", "seq", "merge"))
 _SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 
 PathKey = tuple[str | int, ...]
@@ -119,44 +120,55 @@ class _Walker:
         if self.visited > MAX_NODES:
             raise self.fail(node, path, f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
                             "yaml-too-large")
-        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
+        mark = node.start_mark
+        self.positions[path] = (mark.line + 1, mark.column + 1)
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return node.value if node.tag == _STR else self.scalar(node, path)
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
             return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != f"{_TAG}seq":
-                raise self.fail(node, path, f"tag {node.tag} is not allowed", "yaml-tag")
+        if kind is yaml.SequenceNode and node.tag == _SEQ:
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        raise self.fail(node, path, f"tag {node.tag} is not allowed", "yaml-tag")
 
     def mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
-        if node.tag != f"{_TAG}map":
-            raise self.fail(node, path, f"tag {node.tag} is not allowed", "yaml-tag")
         result: dict[str, Any] = {}
+        positions = self.positions
         for key_node, value_node in node.value:
-            if key_node.tag == f"{_TAG}merge":
-                raise self.fail(key_node, path, "merge keys (<<) are not supported; write the keys out",
-                                "yaml-merge-key")
-            key = self.scalar(key_node, path)
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                raise self.fail(key_node, path, f"mapping key {key!r} must be a string", "yaml-key-type")
-            key = str(key)
+            if key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
+                key = key_node.value
+            else:
+                key = self._key(key_node, path)
             child = (*path, key)
             if key in result:
-                first = self.positions.get(child, (0, 0))[0]
+                first = positions.get(child, (0, 0))[0]
                 raise self.fail(key_node, child, f"duplicate key {key!r} (first defined on line {first})",
                                 "yaml-duplicate-key")
             result[key] = self.build(value_node, child)
-            if not isinstance(value_node, yaml.ScalarNode):
+            if type(value_node) is not yaml.ScalarNode:
                 # a block collection starts on the next line: point at its key instead
-                self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                mark = key_node.start_mark
+                positions[child] = (mark.line + 1, mark.column + 1)
         return result
 
+    def _key(self, key_node: yaml.Node, path: PathKey) -> str:
+        if key_node.tag == _MERGE:
+            raise self.fail(key_node, path, "merge keys (<<) are not supported; write the keys out", "yaml-merge-key")
+        if type(key_node) is not yaml.ScalarNode:
+            raise self.fail(key_node, path, "mapping keys must be plain scalars", "yaml-key-type")
+        key = self.scalar(key_node, path)
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise self.fail(key_node, path, f"mapping key {key!r} must be a string", "yaml-key-type")
+        return str(key)
+
     def scalar(self, node: yaml.Node, path: PathKey) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail(node, path, "mapping keys must be plain scalars", "yaml-key-type")
         if node.tag not in _SCALAR_TAGS:
             raise self.fail(node, path, f"tag {node.tag} is not allowed (safe YAML only)", "yaml-tag")
-        value = _constructor.yaml_constructors[node.tag](_constructor, node)
+        try:
+            value = _constructor.yaml_constructors[node.tag](_constructor, node)
+        except (ValueError, yaml.constructor.ConstructorError) as err:
+            raise self.fail(node, path, f"invalid {node.tag.removeprefix(_TAG)} {node.value!r}: {err}",
+                            "yaml-value") from None
         if isinstance(value, dt.datetime):
             raise self.fail(node, path, "timestamps are not allowed; write a date YYYY-MM-DD", "yaml-timestamp")
         return value

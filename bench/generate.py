@@ -1,0 +1,117 @@
+"""Synthetic tenant sets for benchmarks: N realistic, valid, non-overlapping department files.
+
+Usage: python -m bench.generate OUT_DIR N
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gcloud.model.orgcode import check_character
+
+PLATFORM = """\
+apiVersion: govcloud/v1
+kind: Platform
+metadata: {{name: bench-cloud, displayName: 基准测试政务云}}
+spec:
+  mlpsLevel: 3
+  openstack:
+    clouds:
+      - name: gov-east
+        externalNetworks: [gov-extranet]
+        capacity: {{cores: {cores}, ramMB: {ram}, instances: {instances}, gigabytes: {gigabytes}, floatingIps: 4096}}
+        overcommit: {{cores: 4.0, ramMB: 1.5}}
+  kubernetes:
+    clusters:
+      - name: gov-k8s
+        capacity: {{requests.cpu: "{cpu}", requests.memory: {memory}Gi, pods: "{pods}"}}
+  ipPools:
+    - {{name: tenants, cidr: 10.0.0.0/8, prefixLength: 24}}
+  adminNetworks: [192.168.0.0/16]
+  officialEmailDomains: [gov.cn]
+  tiers:
+    small:  {{compute: {{instances: 5,  cores: 16, ramMB: 32768}},  blockStorage: {{volumes: 10, gigabytes: 500, snapshots: 10}}, network: {{networks: 2, subnets: 4, ports: 50, routers: 1, floatingIps: 0, securityGroups: 10, securityGroupRules: 100}}}}
+    medium: {{compute: {{instances: 20, cores: 64, ramMB: 131072}}, blockStorage: {{volumes: 40, gigabytes: 2000, snapshots: 20}}, network: {{networks: 4, subnets: 8, ports: 200, routers: 1, floatingIps: 0, securityGroups: 20, securityGroupRules: 200}}}}
+  roles:
+    admin:  {{keystone: manager, kubernetes: admin}}
+    member: {{keystone: member,  kubernetes: edit}}
+    reader: {{keystone: reader,  kubernetes: view}}
+  allowedRegistries: [harbor.gov.local]
+"""
+
+TENANT = """\
+apiVersion: govcloud/v1
+kind: Tenant
+metadata:
+  name: {name}
+  displayName: 第{index}号委办局
+  orgCode: {org}
+  labels: {{environment: prod, generated: "true"}}
+spec:
+  mlpsLevel: {level}
+  tier: {tier}
+  contacts:
+    owner:         {{name: 张{index}, email: owner{index}@{name}.gov.cn}}
+    systemAdmin:   {{name: 李{index}, email: sys{index}@{name}.gov.cn}}
+    securityAdmin: {{name: 王{index}, email: sec{index}@{name}.gov.cn}}
+    auditAdmin:    {{name: 赵{index}, email: audit{index}@{name}.gov.cn}}
+  access:
+    - {{group: {name}-admins, role: admin}}
+    - {{group: {name}-staff, role: member}}
+  openstack:
+    cloud: gov-east
+    quota:
+      compute: {{cores: {cores}}}
+      network: {{floatingIps: 0}}
+    networks:
+      - {{name: app, cidr: 10.{a}.{b}.0/24, dnsNameservers: [10.255.0.2]}}
+      - {{name: db, cidr: 10.{a}.{b1}.0/24}}
+      - {{name: mgmt}}
+    router: {{externalNetwork: gov-extranet, snat: false}}
+    securityGroups:
+      - name: web
+        removeDefaultEgress: true
+        rules:
+          - {{direction: ingress, protocol: tcp, ports: "443", remoteCidr: 10.0.0.0/8}}
+          - {{direction: egress, protocol: tcp, ports: "5432", remoteCidr: 10.{a}.{b1}.0/24}}
+  kubernetes:
+    cluster: gov-k8s
+    namespaces:
+      - name: {name}-prod
+        quota: {{requests.cpu: "8", requests.memory: 16Gi, limits.cpu: "16", limits.memory: 32Gi, pods: "100"}}
+        limitRange: {{defaultCpu: 500m, defaultMemory: 512Mi, defaultRequestCpu: 100m, defaultRequestMemory: 128Mi}}
+        podSecurity: restricted
+        imageRegistries: [harbor.gov.local]
+      - name: {name}-test
+        quota: {{requests.cpu: "2", requests.memory: 4Gi, pods: "20"}}
+        podSecurity: restricted
+    quota: {{requests.cpu: "10", requests.memory: 20Gi}}
+    networkIsolation: tenant
+  lifecycle:
+    preventDeletion: true
+"""
+
+
+def tenant_text(index: int) -> str:
+    """The file of synthetic tenant number `index` (two explicit /24s, one allocated)."""
+    block = 2 * index + 256  # leave 10.0.x.0/24 free for the allocated networks
+    base = f"11330100MB{index:07d}"
+    return TENANT.format(name=f"t{index:05d}", index=index, org=base + check_character(base),
+                         level=3 if index % 3 == 0 else 2, tier="medium" if index % 2 else "small",
+                         cores=32 + index % 4 * 8, a=block // 256, b=block % 256, b1=block % 256 + 1)
+
+
+def generate_fleet(out_dir: Path, n: int) -> None:
+    """Write platform.yaml and tenants/t00000.yaml ... for n tenants into out_dir."""
+    tenants = out_dir / "tenants"
+    tenants.mkdir(parents=True, exist_ok=True)
+    (out_dir / "platform.yaml").write_text(PLATFORM.format(
+        cores=64 * n, ram=262144 * n, instances=20 * n, gigabytes=4000 * n, cpu=12 * n, memory=24 * n,
+        pods=130 * n), encoding="utf-8")
+    for index in range(n):
+        (tenants / f"t{index:05d}.yaml").write_text(tenant_text(index), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    generate_fleet(Path(sys.argv[1]), int(sys.argv[2]))
