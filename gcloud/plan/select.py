@@ -1,0 +1,56 @@
+"""Which tenants a run must touch: pure comparison of effective-spec digests with the applied record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gcloud.model import Fleet, TenantDocument
+
+from .record import AppliedRecord, AppliedTenant
+
+
+class Change(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A tenant and why it is (or is not) in this run."""
+
+    doc: TenantDocument
+    change: Change
+
+    @property
+    def name(self) -> str:
+        return self.doc.name
+
+
+def classify(fleet: Fleet, record: AppliedRecord) -> list[Selected]:
+    """Every tenant of the fleet, marked new, changed or unchanged since its last successful apply."""
+    result = []
+    for doc in fleet.tenants:
+        previous = record.tenants.get(doc.name)
+        if previous is None:
+            change = Change.NEW
+        elif previous.digest != doc.digest:
+            change = Change.CHANGED
+        else:
+            change = Change.UNCHANGED
+        result.append(Selected(doc, change))
+    return result
+
+
+def orphans(fleet: Fleet, record: AppliedRecord) -> list[str]:
+    """Tenants applied earlier whose file is gone: reported, never destroyed implicitly."""
+    names = {doc.name for doc in fleet.tenants}
+    return sorted(name for name in record.tenants if name not in names)
+
+
+def applied_entry(doc: TenantDocument, applied_at: str) -> AppliedTenant:
+    """The record entry for a tenant just applied: its digest and its networks' CIDRs (now pinned)."""
+    openstack = doc.effective["spec"].get("openstack") or {}
+    cidrs = {net["name"]: net["cidr"] for net in openstack.get("networks", [])}
+    return AppliedTenant(doc.digest, cidrs, applied_at)
