@@ -31,7 +31,8 @@ def _measure(kind: str, root: Path) -> dict[str, float]:
                     if yaml.load(path.read_text(encoding="utf-8"), Loader=loader))
     seconds = time.perf_counter() - start
     return {"seconds": round(seconds, 3), "count": count,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
 
 
 def _child(kind: str, root: Path) -> dict[str, float]:
@@ -50,7 +51,8 @@ def main(sizes: list[int]) -> None:
             full = _child("validate", root)
             assert full["count"] == n
             print(json.dumps({"bench": "validate", "n": n, "seconds": full["seconds"],
-                              "peak_rss_mb": full["peak_rss_mb"], "baseline": "libyaml parse only",
+                              "peak_rss_mb": full["peak_rss_mb"], "worker_peak_rss_mb": full["worker_peak_rss_mb"],
+                              "baseline": "libyaml parse only",
                               "baseline_seconds": floor["seconds"],
                               "ratio": round(full["seconds"] / floor["seconds"], 2)}), flush=True)
 

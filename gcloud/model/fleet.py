@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import multiprocessing as mp
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Network
@@ -14,10 +18,10 @@ from gcloud.errors import InputError, Problem, SourceLocation
 
 from . import crosscheck
 from .effective import effective_spec
-from .parse import parse_file
+from .parse import parse_file, validate_document
 from .platform import Platform
 from .tenant import Tenant
-from .yamlsrc import PathKey, YamlDocument
+from .yamlsrc import PathKey, YamlDocument, load_yaml
 
 TENANT_SUFFIXES = (".yaml", ".yml")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -106,24 +110,44 @@ def load_fleet(paths: Sequence[Path], platform_path: Path,
 
     `pinned` holds CIDRs allocated by earlier applies, keyed by (tenant, network), so they never move.
     """
+    with _gc_paused():
+        return _load_fleet(paths, platform_path, pinned or {})
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Bulk loading makes millions of acyclic objects; full collections over them only cost time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_fleet(paths: Sequence[Path], platform_path: Path,
+                pinned: Mapping[tuple[str, str], IPv4Network]) -> Fleet:
     platform = load_platform(platform_path)
     problems: list[Problem] = []
     loaded: list[crosscheck.Loaded] = []
-    for path in tenant_files(paths):
-        label = _label(path)
+    for doc_or_problems in _load_documents(tenant_files(paths)):
+        if isinstance(doc_or_problems, list):
+            problems += doc_or_problems
+            continue
         try:
-            tenant, doc = parse_file(path, Tenant, label)
+            tenant = validate_document(doc_or_problems, Tenant)
         except InputError as err:
             problems += err.problems
             continue
-        loaded.append(crosscheck.Loaded(tenant, doc, label))
+        loaded.append(crosscheck.Loaded(tenant, doc_or_problems, doc_or_problems.label))
     problems += crosscheck.check_file_names(loaded)
     for item in loaded:
         problems += crosscheck.check_platform_references(item, platform)
     problems += crosscheck.check_tenant_references(loaded)
     problems += crosscheck.check_namespaces(loaded)
     problems += crosscheck.check_parent_quotas(loaded, platform)
-    cidrs, cidr_problems = crosscheck.allocate_and_check_cidrs(loaded, platform, pinned or {})
+    cidrs, cidr_problems = crosscheck.allocate_and_check_cidrs(loaded, platform, pinned)
     problems += cidr_problems
     if problems:
         raise InputError(sorted(set(problems)))
@@ -131,6 +155,32 @@ def load_fleet(paths: Sequence[Path], platform_path: Path,
                            effective_spec(item.tenant, platform, cidrs.get(item.name, {})))
             for item in sorted(loaded, key=lambda i: i.name)]
     return Fleet(platform, platform_path, docs)
+
+
+PARALLEL_THRESHOLD = 400
+"""From this many files on, YAML is parsed in worker processes (one per core); below, forking costs more."""
+
+
+def _load_documents(files: list[Path]) -> list[YamlDocument | list[Problem]]:
+    """Each file loaded (or its problems), in order; parsed on every core for large fleets."""
+    jobs = [(path, _label(path)) for path in files]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < PARALLEL_THRESHOLD or workers < 2 or "fork" not in mp.get_all_start_methods():
+        return _load_chunk(jobs)
+    size = -(-len(jobs) // (workers * 4))
+    chunks = [jobs[start:start + size] for start in range(0, len(jobs), size)]
+    with mp.get_context("fork").Pool(workers) as pool:
+        return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
+
+
+def _load_chunk(jobs: list[tuple[Path, str]]) -> list[YamlDocument | list[Problem]]:
+    results: list[YamlDocument | list[Problem]] = []
+    for path, label in jobs:
+        try:
+            results.append(load_yaml(path, label))
+        except InputError as err:
+            results.append(err.problems)
+    return results
 
 
 def _label(path: Path) -> str:

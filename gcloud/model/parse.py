@@ -65,13 +65,18 @@ def _strip(message: str) -> str:
 
 
 def parse_file(path: Path, model: type[M], label: str | None = None) -> tuple[M, YamlDocument]:
-    """Load YAML with positions and validate it as `model`; raise InputError naming file, line, field."""
-    name = label or str(path)
-    doc = load_yaml(path, name)
+    """Load YAML and validate it as `model`; raise InputError naming file, line, field."""
+    doc = load_yaml(path, label or str(path))
+    return validate_document(doc, model), doc
+
+
+def validate_document(doc: YamlDocument, model: type[M]) -> M:
+    """Validate loaded data as `model`; InputError with positions on failure."""
+    name = doc.label or str(doc.path)
     if not isinstance(doc.data, dict):
         raise InputError([located(doc, name, (), "the document must be a mapping (apiVersion, kind, ...)",
                                   code="not-a-mapping")])
     try:
-        return model.model_validate(doc.data), doc
+        return model.model_validate(doc.data)
     except ValidationError as err:
         raise InputError(validation_problems(doc, name, err)) from None

@@ -9,7 +9,8 @@ index keyed by field path, so every later error can name file, line and column.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,23 @@ def format_path(path: PathKey) -> str:
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """A loaded file: its plain data and the 1-based (line, column) of every field.
+    """A loaded file: its plain data and, on demand, the 1-based (line, column) of every field.
 
+    Positions are computed from the kept text the first time an error or finding needs one: a fleet of
+    10,000 valid files then costs neither the time nor the memory of a million positions nobody reads.
     A scalar's position is its value's; a mapping's or list's is its key's (block collections begin a line later).
     """
 
     path: Path
     data: Any
-    positions: dict[PathKey, tuple[int, int]]
+    text: str = field(repr=False)
+    label: str = ""
+
+    @cached_property
+    def positions(self) -> dict[PathKey, tuple[int, int]]:
+        walker = _Walker(self.label or str(self.path), record=True)
+        walker.build(_compose(self.text, walker.name), ())
+        return walker.positions
 
     def position(self, path: PathKey) -> tuple[int, int]:
         """Position of a field, or of its nearest ancestor present in the file."""
@@ -83,9 +93,14 @@ def read_text(path: Path, label: str | None = None) -> str:
 
 
 def load_yaml(path: Path, label: str | None = None) -> YamlDocument:
-    """Load one YAML document with positions; every problem is an InputError with file and line."""
+    """Load one YAML document (positions on demand); every problem is an InputError with file and line."""
     name = label or str(path)
     text = read_text(path, name)
+    data = _Walker(name, record=False).build(_compose(text, name), ())
+    return YamlDocument(path=path, data=data, text=text, label=name)
+
+
+def _compose(text: str, name: str) -> yaml.Node:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
@@ -97,16 +112,15 @@ def load_yaml(path: Path, label: str | None = None) -> YamlDocument:
         raise InputError.single(name, f"malformed YAML: {err}", code="yaml-syntax") from None
     if node is None:
         raise InputError.single(name, "file is empty", line=1, column=1, code="empty-file")
-    walker = _Walker(name)
-    data = walker.build(node, ())
-    return YamlDocument(path=path, data=data, positions=walker.positions)
+    return node
 
 
 class _Walker:
     """Turns a composed node tree into plain data, refusing what a reviewed file must not contain."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, record: bool) -> None:
         self.name = name
+        self.record = record
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.visited = 0
 
@@ -120,8 +134,9 @@ class _Walker:
         if self.visited > MAX_NODES:
             raise self.fail(node, path, f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
                             "yaml-too-large")
-        mark = node.start_mark
-        self.positions[path] = (mark.line + 1, mark.column + 1)
+        if self.record:
+            mark = node.start_mark
+            self.positions[path] = (mark.line + 1, mark.column + 1)
         kind = type(node)
         if kind is yaml.ScalarNode:
             return node.value if node.tag == _STR else self.scalar(node, path)
@@ -133,7 +148,6 @@ class _Walker:
 
     def mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        positions = self.positions
         for key_node, value_node in node.value:
             if key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
                 key = key_node.value
@@ -141,14 +155,12 @@ class _Walker:
                 key = self._key(key_node, path)
             child = (*path, key)
             if key in result:
-                first = positions.get(child, (0, 0))[0]
-                raise self.fail(key_node, child, f"duplicate key {key!r} (first defined on line {first})",
-                                "yaml-duplicate-key")
+                raise self.fail(key_node, child, f"duplicate key {key!r}", "yaml-duplicate-key")
             result[key] = self.build(value_node, child)
-            if type(value_node) is not yaml.ScalarNode:
+            if self.record and type(value_node) is not yaml.ScalarNode:
                 # a block collection starts on the next line: point at its key instead
                 mark = key_node.start_mark
-                positions[child] = (mark.line + 1, mark.column + 1)
+                self.positions[child] = (mark.line + 1, mark.column + 1)
         return result
 
     def _key(self, key_node: yaml.Node, path: PathKey) -> str:
