@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent set-up step for a fresh machine: the project venv, govcloud itself, and the pinned
-# Pulumi engine (found on PATH at the pinned version, else built from Go modules into a user cache).
-# Prints nothing but progress on stderr; skips every step already done.
+# Pulumi engine (found on PATH at the pinned version, else built from Go modules into a user cache) with
+# the launcher the engine starts Python dynamic providers through.
+# Prints only the engine's bin directory on stdout; progress on stderr; skips every step already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[bootstrap] $*" >&2; }
@@ -12,24 +13,37 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.govcloud-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  log "installing govcloud and its pinned dependencies into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+  log "installing govcloud and its pinned dependencies into .venv (log: .venv/pip-install.log)"
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".[dev]" >.venv/pip-install.log 2>&1; then
+    log "pip install failed; the last lines of .venv/pip-install.log:"
+    tail -n 25 .venv/pip-install.log >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
+# The engine must be the version of the Pulumi SDK pinned in pyproject.toml (the Automation API talks to it).
 PULUMI_VERSION=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))')
-if command -v pulumi >/dev/null && pulumi version 2>/dev/null | grep -qx "v$PULUMI_VERSION"; then
+CACHE="${GOVCLOUD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/govcloud}"
+plugins="$CACHE/pulumi/$PULUMI_VERSION/bin"
+if [ -n "${GOVCLOUD_PULUMI_BIN:-}" ]; then
+  # An explicit engine (the binary or its folder); govcloud checks its version and says so when it is wrong.
+  if [ -d "$GOVCLOUD_PULUMI_BIN" ]; then bin="$GOVCLOUD_PULUMI_BIN"; else bin=$(dirname "$GOVCLOUD_PULUMI_BIN"); fi
+elif command -v pulumi >/dev/null && pulumi version 2>/dev/null | grep -qx "v$PULUMI_VERSION"; then
   bin=$(dirname "$(command -v pulumi)")
 else
   bin=$(scripts/build-pulumi.sh "$PULUMI_VERSION")
 fi
-# The engine launches Python dynamic providers through this plugin; it must use the project's interpreter.
-launcher="$bin/pulumi-resource-pulumi-python"
-if [ -w "$bin" ] && [ ! -x "$launcher" ]; then
-  cat > "$launcher" <<'SH'
-#!/bin/sh
-# Pulumi's launcher for Python dynamic providers: runs `python -u -m pulumi.dynamic` with PULUMI_PYTHON_CMD.
-exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"
-SH
-  chmod +x "$launcher"
+# The launcher always lives in the version-keyed cache (govcloud puts that folder on the engine's PATH), so it
+# is there even when the engine comes from a read-only PATH folder. PULUMI_PYTHON_CMD names our interpreter.
+mkdir -p "$plugins"
+launcher="$plugins/pulumi-resource-pulumi-python"
+want='#!/bin/sh
+# Pulumi launcher for Python dynamic providers (written by scripts/bootstrap.sh): govcloud sets PULUMI_PYTHON_CMD.
+exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"'
+if [ ! -x "$launcher" ] || [ "$(cat "$launcher")" != "$want" ]; then
+  printf '%s\n' "$want" > "$launcher.tmp.$$"
+  chmod +x "$launcher.tmp.$$"
+  mv "$launcher.tmp.$$" "$launcher"
+  log "wrote $launcher"
 fi
 echo "$bin"

@@ -1,0 +1,166 @@
+"""Engine events -> per-resource changes and short progress lines.
+
+The Automation API streams the engine's events (one per step, diagnostic and summary) to a callback. `Recorder`
+is that callback: it keeps what each resource did (the strongest step seen: a replacement is reported once, as
+`replace`) and turns events into `StackEvent`s, one short line each, for whoever shows progress. Engine
+bookkeeping (the root `pulumi:pulumi:Stack`, default providers) is left out of the changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pulumi.automation import EngineEvent, StepEventMetadata
+
+from .errors import STACK_TYPE, Diagnostic, mask, urn_parts
+
+
+class ChangeOp(StrEnum):
+    """What happened (or would happen, in a preview) to one resource."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE = "replace"
+    SAME = "same"
+    READ = "read"
+
+
+_OPS: Mapping[str, ChangeOp] = {
+    "same": ChangeOp.SAME, "refresh": ChangeOp.SAME, "create": ChangeOp.CREATE, "import": ChangeOp.CREATE,
+    "update": ChangeOp.UPDATE, "delete": ChangeOp.DELETE, "discard": ChangeOp.DELETE,
+    "remove-pending-replace": ChangeOp.DELETE, "replace": ChangeOp.REPLACE, "create-replacement": ChangeOp.REPLACE,
+    "delete-replaced": ChangeOp.REPLACE, "discard-replaced": ChangeOp.REPLACE, "import-replacement": ChangeOp.REPLACE,
+    "read": ChangeOp.READ, "read-replacement": ChangeOp.READ,
+}
+_RANK: Mapping[ChangeOp, int] = {ChangeOp.SAME: 0, ChangeOp.READ: 1, ChangeOp.UPDATE: 2, ChangeOp.CREATE: 2,
+                                 ChangeOp.DELETE: 2, ChangeOp.REPLACE: 3}
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One resource's step: `keys` are the changed top-level properties when the engine (or the inputs) say."""
+
+    urn: str
+    type: str
+    name: str
+    op: ChangeOp
+    keys: tuple[str, ...] = ()
+
+
+class EventKind(StrEnum):
+    START = "start"
+    STEP = "step"
+    DIAGNOSTIC = "diagnostic"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    """One progress line of one stack (picklable: the runner sends these from worker processes)."""
+
+    stack: str
+    kind: EventKind
+    message: str
+    urn: str = ""
+    op: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.stack}: {self.message}"
+
+
+EventSink = Callable[[StackEvent], None]
+"""Receives progress events; called from the engine's event thread, so keep it quick."""
+
+
+def as_lines(progress: Callable[[str], None]) -> EventSink:
+    """Adapt a plain line callback (e.g. `gcloud.sandbox.process.Progress`) to receive `stack: message` lines."""
+    return lambda event: progress(str(event))
+
+
+def is_bookkeeping(resource_type: str) -> bool:
+    """The stack root and provider instances: engine plumbing, not something a tenant owns."""
+    return resource_type == STACK_TYPE or resource_type.startswith("pulumi:providers:")
+
+
+class Recorder:
+    """The Automation API's `on_event` callback for one operation on one stack."""
+
+    def __init__(self, stack: str, operation: str, sink: EventSink | None, secrets: Iterable[str] = (),
+                 *, preview: bool = False) -> None:
+        self.stack = stack
+        self.operation = operation
+        self.preview = preview
+        self._sink = sink
+        self._secrets = tuple(secrets)
+        self._lock = threading.Lock()
+        self._changes: dict[str, ResourceChange] = {}
+        self._announced: set[str] = set()
+        self.diagnostics: list[Diagnostic] = []
+
+    def emit(self, kind: EventKind, message: str, urn: str = "", op: str = "") -> None:
+        if self._sink is not None:
+            self._sink(StackEvent(self.stack, kind, mask(message, self._secrets), urn, op))
+
+    def __call__(self, event: EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            self._step(event.resource_pre_event.metadata)
+        elif event.res_outputs_event is not None:
+            self._step(event.res_outputs_event.metadata)
+        elif event.res_op_failed_event is not None:
+            meta = event.res_op_failed_event.metadata
+            self.emit(EventKind.FAILED, f"{meta.op.value} {urn_parts(meta.urn)[1]} failed", meta.urn, meta.op.value)
+        elif event.diagnostic_event is not None:
+            self._diagnostic(event.diagnostic_event.severity, event.diagnostic_event.message,
+                             event.diagnostic_event.urn or "")
+
+    def changes(self) -> tuple[ResourceChange, ...]:
+        with self._lock:
+            return tuple(self._changes.values())
+
+    def _step(self, meta: StepEventMetadata) -> None:
+        kind, name = urn_parts(meta.urn)
+        if is_bookkeeping(kind or meta.type):
+            return
+        op = _OPS.get(meta.op.value, ChangeOp.UPDATE)
+        keys = _changed_keys(meta, compare_outputs=self.operation == "refresh")
+        with self._lock:
+            known = self._changes.get(meta.urn)
+            if known is not None and _RANK[known.op] > _RANK[op]:
+                op = known.op
+            if known is not None:
+                keys = tuple(dict.fromkeys((*known.keys, *keys)))
+            self._changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys)
+            announce = op is not ChangeOp.SAME and meta.urn not in self._announced
+            if announce:
+                self._announced.add(meta.urn)
+        if announce:
+            verb = f"would {op.value}" if self.preview else op.value
+            detail = f" [{', '.join(keys)}]" if keys else ""
+            self.emit(EventKind.STEP, f"{verb} {name} ({meta.type}){detail}", meta.urn, op.value)
+
+    def _diagnostic(self, severity: str, message: str, urn: str) -> None:
+        if severity not in ("error", "warning"):
+            return
+        text = message.strip()
+        if severity == "error":
+            self.diagnostics.append(Diagnostic(urn, mask(text, self._secrets), severity))
+        where = f"{urn_parts(urn)[1]}: " if urn else ""
+        self.emit(EventKind.DIAGNOSTIC, f"{severity}: {where}{text}", urn)
+
+
+def _changed_keys(meta: StepEventMetadata, *, compare_outputs: bool) -> tuple[str, ...]:
+    """The engine's diff keys; failing those, the top-level inputs (for refresh: outputs) that differ."""
+    said = meta.diffs or meta.keys
+    if said:
+        return tuple(said)
+    if meta.old is None or meta.new is None or meta.op.value == "same":
+        return ()
+    old: Mapping[str, Any] = (meta.old.outputs if compare_outputs else meta.old.inputs) or {}
+    new: Mapping[str, Any] = (meta.new.outputs if compare_outputs else meta.new.inputs) or {}
+    return tuple(sorted(k for k in {*old, *new} if not k.startswith("__") and old.get(k) != new.get(k)))

@@ -1,0 +1,238 @@
+"""One Pulumi stack per tenant, driven through the Automation API with an inline program.
+
+`TenantStack(name, program, settings)` wraps the project `govcloud`'s stack `name` (the tenant id): `preview`,
+`up`, `refresh` (preview-only by default: drift detection), `destroy`, `remove`, `outputs` and config. Each
+operation returns a `StackResult` (per-resource changes, outputs with secrets masked, duration) or raises one of
+the typed errors of `gcloud.engine.errors`. Inline programs share the Pulumi runtime's global state: run one
+operation at a time per process, and several stacks at once through `gcloud.engine.runner`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pulumi.automation import (
+    CommandError,
+    ConfigValue,
+    LocalWorkspace,
+    LocalWorkspaceOptions,
+    OutputMap,
+    Stack,
+    create_or_select_stack,
+    select_stack,
+)
+
+from .errors import MASK, EngineError, EngineFailure, StackNotFound, classify
+from .events import ChangeOp, EventKind, EventSink, Recorder, ResourceChange
+from .settings import PROJECT, EngineSettings
+
+ProgramFn = Callable[[], None]
+"""An inline Pulumi program: registers resources when called inside the engine's run."""
+
+T = TypeVar("T")
+
+
+class Operation(StrEnum):
+    PREVIEW = "preview"
+    UP = "up"
+    REFRESH = "refresh"
+    DESTROY = "destroy"
+
+
+@dataclass(frozen=True)
+class StackResult:
+    """What one operation did (or, for previews, would do) to one stack."""
+
+    stack: str
+    operation: Operation
+    changes: tuple[ResourceChange, ...]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+    preview: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Resources per operation, e.g. {"create": 2, "same": 5}."""
+        return dict(Counter(change.op.value for change in self.changes))
+
+    @property
+    def changed(self) -> tuple[ResourceChange, ...]:
+        """The resources that are (or would be) created, updated, replaced or deleted."""
+        return tuple(c for c in self.changes if c.op not in (ChangeOp.SAME, ChangeOp.READ))
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changed)
+
+    def summary(self) -> str:
+        """`3 create, 1 update (4.2s)` or `no changes (1.0s)`."""
+        counts = Counter(change.op.value for change in self.changed)
+        text = ", ".join(f"{n} {op}" for op, n in sorted(counts.items())) or "no changes"
+        return f"{text} ({self.duration_s:.1f}s)"
+
+
+def _noop_program() -> None:
+    """The program handed to operations that do not run one (destroy, refresh, remove)."""
+
+
+class TenantStack:
+    """One tenant's stack; `secrets` are values masked from every message (config secrets are added)."""
+
+    def __init__(self, name: str, program: ProgramFn | None, settings: EngineSettings, *,
+                 on_event: EventSink | None = None, secrets: Iterable[str] = ()) -> None:
+        self.name = name
+        self.settings = settings
+        self._program = program or _noop_program
+        self._on_event = on_event
+        self._secrets = [s for s in secrets if s]
+        self._stack: Stack | None = None
+
+    # --- operations -------------------------------------------------------------------------------------------
+
+    def preview(self) -> StackResult:
+        """What `up` would change; nothing is touched."""
+        return self._operate(Operation.PREVIEW, True, lambda s, r: s.preview(on_event=r, color="never"))
+
+    def up(self) -> StackResult:
+        """Create, update or delete resources so the stack matches the program."""
+        return self._operate(Operation.UP, False,
+                             lambda s, r: s.up(on_event=r, color="never", show_secrets=False, suppress_outputs=True))
+
+    def refresh(self, *, preview_only: bool = True) -> StackResult:
+        """Read every resource back from its cloud; preview_only (the default) reports drift without saving it.
+
+        StackNotFound when the stack does not exist (nothing was ever applied).
+        """
+        if preview_only:
+            return self._operate(Operation.REFRESH, True, lambda s, r: s.preview_refresh(on_event=r, color="never"),
+                                 create=False)
+        return self._operate(Operation.REFRESH, False,
+                             lambda s, r: s.refresh(on_event=r, color="never", show_secrets=False), create=False)
+
+    def destroy(self) -> StackResult:
+        """Delete every resource of the stack (the stack itself stays; see `remove`); StackNotFound if absent."""
+        return self._operate(Operation.DESTROY, False,
+                             lambda s, r: s.destroy(on_event=r, color="never", show_secrets=False), create=False)
+
+    def remove(self) -> None:
+        """Remove the (emptied) stack and its config from the backend and the workspace; absent is fine."""
+        try:
+            workspace = self._select(create=False).workspace
+        except StackNotFound:
+            return
+        self._call("remove", lambda: workspace.remove_stack(self.name))
+        self._stack = None
+
+    def exists(self) -> bool:
+        """Whether the backend has this stack (never creates it)."""
+        try:
+            self._select(create=False)
+        except StackNotFound:
+            return False
+        return True
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack's outputs, secret ones masked; StackNotFound when there is no such stack."""
+        return self._call("outputs", lambda: _masked(self._select(create=False).outputs()))
+
+    # --- config -----------------------------------------------------------------------------------------------
+
+    def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
+        """One config value of the program (`pulumi.Config().get(key)`); secrets are stored encrypted."""
+        if secret:
+            self._secrets.append(value)
+        self._call("config", lambda: self._select().set_config(key, ConfigValue(value, secret=secret)))
+
+    def set_secret(self, key: str, value: str) -> None:
+        self.set_config(key, value, secret=True)
+
+    def apply_config(self, plain: Mapping[str, str], secret: Mapping[str, str] | None = None) -> None:
+        """Make the stack's config exactly `plain` + `secret` (keys absent from both are removed)."""
+        secret = secret or {}
+        self._secrets.extend(v for v in secret.values() if v)
+        wanted = {k: ConfigValue(v) for k, v in plain.items()} | {k: ConfigValue(v, True) for k, v in secret.items()}
+
+        def apply() -> None:
+            stack = self._select()
+            prefix = f"{PROJECT}:"
+            stale = [k.removeprefix(prefix) for k in stack.get_all_config()
+                     if k.startswith(prefix) and k.removeprefix(prefix) not in wanted]
+            if stale:
+                stack.remove_all_config(stale)
+            if wanted:
+                stack.set_all_config(wanted)
+
+        self._call("config", apply)
+
+    # --- plumbing ---------------------------------------------------------------------------------------------
+
+    def _operate(self, operation: Operation, preview: bool, run: Callable[[Stack, Recorder], Any], *,
+                 create: bool = True) -> StackResult:
+        """Run one engine operation with a fresh Recorder; `create`: a missing stack is created (preview, up)."""
+        recorder = Recorder(self.name, operation.value, self._on_event, self._secrets, preview=preview)
+        what = f"{operation.value} (preview)" if preview and operation is not Operation.PREVIEW else operation.value
+        recorder.emit(EventKind.START, f"{what} started")
+        started = time.monotonic()
+        try:
+            outcome = run(self._select(create=create), recorder)
+        except (CommandError, EngineError) as err:
+            error = err if isinstance(err, EngineError) else self._classify(operation.value, str(err), recorder)
+            recorder.emit(EventKind.FAILED, f"{what} failed: {error.message}")
+            raise error from None
+        outputs = _masked(getattr(outcome, "outputs", None) or {})
+        result = StackResult(self.name, operation, recorder.changes(), outputs, time.monotonic() - started, preview)
+        recorder.emit(EventKind.DONE, f"{what}: {result.summary()}")
+        return result
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except CommandError as err:
+            raise self._classify(what, str(err), None) from None
+
+    def _classify(self, operation: str, text: str, recorder: Recorder | None) -> EngineError:
+        stdout, _, stderr = text.partition("\n stderr: ")
+        return classify(stdout, stderr, stack=self.name, operation=operation,
+                        diagnostics=recorder.diagnostics if recorder else (), secrets=self._secrets)
+
+    def _options(self) -> LocalWorkspaceOptions:
+        self.settings.prepare()
+        return LocalWorkspaceOptions(work_dir=str(self.settings.work_dir), pulumi_home=str(self.settings.pulumi_home),
+                                     env_vars=self.settings.env(), pulumi_command=self.settings.toolchain.command())
+
+    def _select(self, *, create: bool = True) -> Stack:
+        if self._stack is None:
+            opener = create_or_select_stack if create else select_stack
+            try:
+                self._stack = opener(self.name, project_name=PROJECT, program=self._program, opts=self._options())
+            except CommandError as err:
+                raise self._classify("select", str(err), None) from None
+            except (OSError, ValueError) as err:
+                raise EngineFailure(f"cannot start the engine: {err}", stack=self.name, operation="select") from None
+        return self._stack
+
+
+def list_stacks(settings: EngineSettings) -> list[str]:
+    """Names of the project's stacks in the backend (tenant ids)."""
+    settings.prepare()
+    workspace = LocalWorkspace(work_dir=str(settings.work_dir), pulumi_home=str(settings.pulumi_home),
+                               env_vars=settings.env(), pulumi_command=settings.toolchain.command())
+    try:
+        return sorted(summary.name for summary in workspace.list_stacks())
+    except CommandError as err:
+        stdout, _, stderr = str(err).partition("\n stderr: ")
+        raise classify(stdout, stderr, operation="list") from None
+
+
+def _masked(outputs: OutputMap | Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in outputs.items():
+        secret = getattr(value, "secret", False)
+        result[key] = MASK if secret else getattr(value, "value", value)
+    return result
+

@@ -1,0 +1,73 @@
+"""The runner's job description and program loading: what crosses the process boundary must be plain values."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from gcloud.engine.errors import ConcurrentUpdate, ProgramFailure
+from gcloud.engine.events import ChangeOp, EventKind, ResourceChange, StackEvent
+from gcloud.engine.runner import JobResult, StackJob, load_program, raise_first
+from gcloud.engine.stack import Operation, StackResult
+
+
+def make_program(greeting: str) -> object:
+    """A program factory for load_program (the program itself is never run here)."""
+    return lambda: greeting
+
+
+def not_a_factory() -> int:
+    return 42
+
+
+def test_jobs_take_operation_names_and_hide_secrets_from_their_repr() -> None:
+    job = StackJob("dept-a", "up", program="tests.unit.test_engine_runner:make_program", args={"greeting": "hi"},
+                   secrets={"adminPassword": "pw-123"})
+    assert job.operation is Operation.UP and job.op is Operation.UP
+    assert "pw-123" not in repr(job)
+    assert pickle.loads(pickle.dumps(job)) == job
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"operation": "up"}, "needs a program factory"),
+    ({"operation": "preview", "program": "m:f", "args": {"when": object()}}, "JSON-able"),
+    ({"operation": "apply"}, "'apply' is not a valid Operation"),
+])
+def test_bad_jobs_are_refused_when_described(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        StackJob("dept-a", **kwargs)  # type: ignore[arg-type]
+
+
+def test_destroy_and_refresh_need_no_program() -> None:
+    assert StackJob("dept-a", "destroy", remove=True).program == ""
+    assert StackJob("dept-a", Operation.REFRESH).preview_only
+
+
+def test_load_program_accepts_both_spellings_and_calls_the_factory() -> None:
+    for path in ("tests.unit.test_engine_runner:make_program", "tests.unit.test_engine_runner.make_program"):
+        assert load_program(path, {"greeting": "hello"})() == "hello"  # type: ignore[func-returns-value]
+
+
+@pytest.mark.parametrize(("path", "args", "message"), [
+    ("nonexistent_module_xyz:factory", {}, "cannot build the program"),
+    ("tests.unit.test_engine_runner:missing", {}, "cannot build the program"),
+    ("tests.unit.test_engine_runner:make_program", {"wrong": 1}, "cannot build the program"),
+    ("tests.unit.test_engine_runner:not_a_factory", {}, "returned int, not a program"),
+    ("nodots", {}, "is not 'module:factory'"),
+])
+def test_load_program_failures_are_program_failures(path: str, args: dict[str, object], message: str) -> None:
+    with pytest.raises(ProgramFailure, match=message):
+        load_program(path, args)
+
+
+def test_results_and_events_pickle_back_to_the_parent() -> None:
+    change = ResourceChange("urn:x", "t", "x", ChangeOp.UPDATE, ("content",))
+    ok = JobResult("dept-a", Operation.UP, StackResult("dept-a", Operation.UP, (change,), {"a": 1}, 1.5))
+    failed = JobResult("dept-b", Operation.UP, None, ConcurrentUpdate("locked", stack="dept-b"))
+    for item in (ok, failed, StackEvent("dept-a", EventKind.STEP, "update x")):
+        assert repr(pickle.loads(pickle.dumps(item))) == repr(item)
+    assert ok.ok and not failed.ok
+    assert ok.result is not None and ok.result.counts == {"update": 1} and ok.result.summary() == "1 update (1.5s)"
+    with pytest.raises(ConcurrentUpdate):
+        raise_first([ok, failed])
