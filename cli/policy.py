@@ -1,0 +1,130 @@
+"""`govcloud policy check | list | explain | test`: the security team's policy files, applied and explained."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gcloud.errors import InputError
+from gcloud.policy.check import run_check
+from gcloud.policy.examples import run_examples
+from gcloud.policy.explain import explain as explain_page
+from gcloud.policy.formats import (
+    FORMATTERS,
+    examples_json,
+    examples_table,
+    policy_dict,
+    policy_list_json,
+    policy_list_table,
+)
+from gcloud.policy.loader import load_policies
+
+from . import output
+from .common import DEFAULT_PLATFORM, Format, Paths, PlatformFile, tenant_paths
+
+policy_app = typer.Typer(
+    help="Policy files (policies/*.yaml): check tenants against them, list, explain and test them.",
+    no_args_is_help=True,
+)
+
+DEFAULT_POLICIES = Path("policies")
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+
+
+class PageFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+PoliciesDir = Annotated[Path, typer.Option("--policies", help="Policy folder (*.yaml) or one policy file.")]
+Today = Annotated[
+    dt.datetime | None,
+    typer.Option("--today", formats=["%Y-%m-%d"], show_default=False,
+                 help="Judge waivers and expiry dates as of this day (default: today), e.g. to see what "
+                      "breaks next month."),
+]
+
+
+def check(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
+          policies: PoliciesDir = DEFAULT_POLICIES,
+          output_format: Annotated[CheckFormat, typer.Option("--output", "-o", help=(
+              "table for people; json for scripts; sarif for code review (annotates the tenant file's line); "
+              "junit for CI test reports."))] = CheckFormat.table,
+          today: Today = None) -> None:
+    """Evaluate every policy on every tenant; waivers in spec.exceptions count until they expire.
+
+    Exit 0 when no mandatory policy fails, 1 when one does, 2 on bad input (tenant or policy files).
+
+    Example: govcloud policy check tenants/ --output sarif > policy.sarif
+    """
+    day = today.date() if today else dt.date.today()
+    result = run_check(tenant_paths(paths), platform, policies, day)
+    sys.stdout.write(FORMATTERS[output_format.value](result))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def list_policies(policies: PoliciesDir = DEFAULT_POLICIES,
+                  output_format: Annotated[Format, typer.Option(
+                      "--output", "-o", help="table for people, json for scripts.")] = Format.table) -> None:
+    """List the policies: id, severity, enforcement, scope and title.
+
+    Example: govcloud policy list --policies policies/
+    """
+    loaded = list(load_policies(policies))
+    if output_format is Format.json:
+        sys.stdout.write(policy_list_json(loaded))
+    else:
+        sys.stdout.write(policy_list_table(loaded))
+
+
+def explain(policy_id: Annotated[str, typer.Argument(help="A policy id, e.g. GOV-IAM-001.")],
+            policies: PoliciesDir = DEFAULT_POLICIES,
+            output_format: Annotated[PageFormat, typer.Option(
+                "--output", "-o", help="text for people, json for scripts.")] = PageFormat.text) -> None:
+    """Show one policy as a page: what it checks, why, which MLPS clause it serves, examples.
+
+    Example: govcloud policy explain GOV-IAM-001
+    """
+    loaded = load_policies(policies)
+    policy = loaded.get(policy_id) or loaded.get(policy_id.upper())
+    if policy is None:
+        known = ", ".join(sorted(loaded.ids))
+        raise InputError.single(str(policies), f"no policy {policy_id!r}", field="id", code="unknown-policy",
+                                hint=f"known: {known}")
+    if output_format is PageFormat.json:
+        output.emit_json(policy_dict(policy))
+    else:
+        sys.stdout.write(explain_page(policy))
+
+
+def test(policies: PoliciesDir = DEFAULT_POLICIES,
+         output_format: Annotated[Format, typer.Option(
+             "--output", "-o", help="table for people, json for scripts.")] = Format.table) -> None:
+    """Run every policy's pass and fail examples (like `opa test`); exit 1 when one comes out wrong.
+
+    Example: govcloud policy test --policies policies/
+    """
+    results = run_examples(load_policies(policies))
+    sys.stdout.write(examples_json(results) if output_format is Format.json else examples_table(results))
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    policy_app.command("check")(check)
+    policy_app.command("list")(list_policies)
+    policy_app.command("explain")(explain)
+    policy_app.command("test")(test)
+    app.add_typer(policy_app, name="policy")

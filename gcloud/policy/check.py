@@ -1,0 +1,73 @@
+"""`policy check` as one library call: a loaded fleet, a policy set, a date -> a CheckResult."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+from gcloud.errors import InputError, Problem, SourceLocation
+from gcloud.model import Fleet, TenantDocument, load_fleet
+from gcloud.model.fleet import parse_field_path
+from gcloud.model.yamlsrc import load_yaml
+
+from .evaluate import EVALUATION_BUDGET_SECONDS, Checker, Locator, Subject
+from .finding import CheckResult
+from .loader import load_policies
+from .policy import PolicySet
+
+
+def subject(doc: TenantDocument) -> Subject:
+    """A loaded tenant as the checker sees it."""
+    return Subject(doc.name, doc.label, doc.effective, doc.locate)
+
+
+def platform_locator(path: Path) -> Locator:
+    """Positions in platform.yaml for fleet findings, read only when a fleet policy fails."""
+    label = display_path(path)
+
+    @cache
+    def locate(field_path: str) -> SourceLocation:
+        try:
+            doc = load_yaml(path, label)
+        except InputError:
+            return SourceLocation(label)
+        line, column = doc.position(parse_field_path(field_path))
+        return SourceLocation(label, line, column)
+
+    return locate
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when it is under it, as users typed it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date,
+                budget: float = EVALUATION_BUDGET_SECONDS) -> CheckResult:
+    """Every policy over a loaded fleet, waivers judged as of `today`."""
+    checker = Checker(policies, fleet.platform_data, today, budget)
+    return checker.check([subject(doc) for doc in fleet.tenants], platform_locator(fleet.platform_path))
+
+
+def run_check(tenant_paths: Sequence[Path], platform_path: Path, policies_path: Path, today: dt.date,
+              budget: float = EVALUATION_BUDGET_SECONDS) -> CheckResult:
+    """Load tenants and policies (reporting the problems of both at once), then check."""
+    problems: list[Problem] = []
+    fleet: Fleet | None = None
+    policies: PolicySet | None = None
+    try:
+        fleet = load_fleet(tenant_paths, platform_path)
+    except InputError as err:
+        problems += err.problems
+    try:
+        policies = load_policies(policies_path)
+    except InputError as err:
+        problems += err.problems
+    if problems or fleet is None or policies is None:
+        raise InputError(problems)
+    return check_fleet(fleet, policies, today, budget)

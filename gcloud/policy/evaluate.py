@@ -1,0 +1,224 @@
+"""Run compiled policies over tenants: one CEL context per tenant, each rule once, findings as values.
+
+The clock is a parameter (`today`): waivers, interconnect dates and `today` in CEL all read it, so a test
+or a "what breaks next month" run is deterministic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from gcloud.errors import SourceLocation
+
+from .celsyntax import Binding, bind
+from .finding import FLEET, CheckResult, Finding, Status
+from .functions import FUNCTIONS
+from .policy import Policy, PolicySet
+from .usage import fleet_usage
+from .waivers import Waiver, cover, waivers_of
+
+EVALUATION_BUDGET_SECONDS = 0.25
+"""One rule on one tenant (or one fleet rule) taking longer is reported as an error, failing closed: the
+evaluator cannot be interrupted, so the static limits in celexpr bound the cost and this catches a rule
+that is legal but too slow before it makes every CI run slow."""
+
+Locator = Callable[[str], SourceLocation]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One tenant as the checker sees it: its effective spec and how to point into its file."""
+
+    name: str
+    label: str
+    data: Mapping[str, Any]
+    locate: Locator
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One evaluation: passed, or why not."""
+
+    passed: bool
+    error: str = ""
+
+
+PASSED = Outcome(True)
+FAILED = Outcome(False)
+
+
+def evaluate(policy: Policy, context: cel.Context, budget: float = EVALUATION_BUDGET_SECONDS) -> Outcome:
+    """Run one compiled rule; a non-boolean result, an evaluation error or a blown budget is an error."""
+    start = time.perf_counter()
+    try:
+        value = policy.rule.evaluate(context)
+    except Exception as err:  # every evaluator failure becomes an `error` finding, never a crash
+        return Outcome(False, f"rule could not be evaluated: {describe_error(err)}")
+    elapsed = time.perf_counter() - start
+    if elapsed > budget:
+        return Outcome(False, f"rule took {elapsed:.3f} s, over the {budget} s budget per evaluation")
+    if value is True:
+        return PASSED
+    if value is False:
+        return FAILED
+    return Outcome(False, f"rule returned {type(value).__name__} {value!r}, expected true or false")
+
+
+def describe_error(err: Exception) -> str:
+    """The evaluator's message without its generic advice; KeyError names the missing key."""
+    if isinstance(err, KeyError):
+        return f"no such key {err.args[0]!s}" if err.args else "no such key"
+    text = str(err).split(". Check", 1)[0].split(". Convert", 1)[0]
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def make_context(variables: Mapping[str, Any], functions: Iterable[str] = FUNCTIONS) -> cel.Context:
+    """A CEL context with (some of) the policy functions; values are converted to CEL once, here."""
+    return cel.Context(dict(variables), {name: FUNCTIONS[name] for name in functions})
+
+
+def scope_key(tenant: Mapping[str, Any], label_keys: Iterable[str]) -> tuple[Any, ...]:
+    """What `appliesTo` can look at: the MLPS level and the labels that some policy's scope names."""
+    labels = (tenant.get("metadata") or {}).get("labels") or {}
+    return ((tenant.get("spec") or {}).get("mlpsLevel"), *(labels.get(key) for key in label_keys))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """For one set of applicable policies: the tenant bindings to look up, the rest already bound.
+
+    `shared` holds the platform values converted once; a tenant whose every binding resolves only replaces
+    its own variables in it. A tenant with an unresolvable chain (say no openstack section) gets a fresh
+    context instead, so that chain stays unbound rather than keeping the previous tenant's value.
+    """
+
+    policies: tuple[Policy, ...]
+    tenant_bindings: frozenset[Binding]
+    static: dict[str, Any]
+    functions: frozenset[str]
+    shared: cel.Context
+
+    def context(self, tenant: Mapping[str, Any]) -> cel.Context:
+        variables = bind(self.tenant_bindings, {"tenant": tenant})
+        if len(variables) == len(self.tenant_bindings):
+            self.shared.update(variables)
+            return self.shared
+        return make_context({**self.static, **variables}, self.functions)
+
+
+class Checker:
+    """Evaluates one policy set against one platform as of one day."""
+
+    def __init__(self, policies: PolicySet, platform: Mapping[str, Any], today: dt.date,
+                 budget: float = EVALUATION_BUDGET_SECONDS) -> None:
+        self.policies = policies
+        self.platform = platform
+        self.today = today
+        self.budget = budget
+        self._roots: dict[str, Any] = {"platform": platform, "today": today.isoformat()}
+        self._tenant_policies = policies.tenant_policies()
+        self._label_keys = sorted({key for policy in self._tenant_policies for key in policy.spec.applies_to.labels})
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+
+    def check(self, subjects: Sequence[Subject], locate_platform: Locator) -> CheckResult:
+        """Every tenant policy on every tenant in its scope, then every fleet policy once."""
+        findings: list[Finding] = []
+        evaluated: dict[str, list[str]] = {policy.id: [] for policy in self.policies}
+        for subject in subjects:
+            findings += self.check_tenant(subject, evaluated)
+        for policy in self.policies.fleet_policies():
+            findings += self.check_fleet(policy, [subject.data for subject in subjects], locate_platform)
+            evaluated[policy.id].append(FLEET)
+        return CheckResult(tuple(sorted(findings)), tuple(self.policies),
+                           {key: tuple(names) for key, names in evaluated.items()}, self.today)
+
+    def _plan(self, tenant: Mapping[str, Any]) -> _Plan:
+        """Tenants with the same level and labels share a plan (and the converted platform values in it)."""
+        key = scope_key(tenant, self._label_keys)
+        plan = self._plans.get(key)
+        if plan is None:
+            applicable = tuple(policy for policy in self._tenant_policies if policy.applies_to(tenant))
+            bindings: frozenset[Binding] = frozenset().union(*(policy.bindings for policy in applicable))
+            mine = frozenset(binding for binding in bindings if binding.root == "tenant")
+            functions: frozenset[str] = frozenset().union(*(policy.functions for policy in applicable))
+            static = bind(bindings - mine, self._roots)
+            plan = _Plan(applicable, mine, static, functions, make_context(static, functions))
+            self._plans[key] = plan
+        return plan
+
+    def check_tenant(self, subject: Subject, evaluated: dict[str, list[str]] | None = None) -> list[Finding]:
+        """One tenant: its failures (waived or not) and its expired or dangling waivers."""
+        plan = self._plan(subject.data)
+        context = plan.context(subject.data)
+        waivers = waivers_of(subject.data)
+        findings: list[Finding] = []
+        for policy in plan.policies:
+            if evaluated is not None:
+                evaluated[policy.spec.id].append(subject.name)
+            outcome = evaluate(policy, context, self.budget)
+            if not outcome.passed:
+                findings.append(self._tenant_finding(policy, subject, outcome, waivers, context))
+        findings += self._waiver_findings(subject, waivers)
+        return findings
+
+    def _tenant_finding(self, policy: Policy, subject: Subject, outcome: Outcome,
+                        waivers: Sequence[Waiver], context: cel.Context) -> Finding:
+        covered = cover(waivers, policy.id, self.today)
+        message = outcome.error or policy.message.render(context)
+        where = subject.locate(policy.spec.field)
+        if covered.live is not None:
+            status, note = Status.WAIVED, covered.live.describe()
+        else:
+            status = Status.ERROR if outcome.error else Status.FAIL
+            note = "; ".join(f"void: {waiver.describe()}" for waiver in covered.expired)
+        return Finding(where.file, where.line, where.column, policy.id, policy.severity, policy.enforcement,
+                       subject.name, policy.spec.field, message, status, note)
+
+    def _waiver_findings(self, subject: Subject, waivers: Sequence[Waiver]) -> list[Finding]:
+        findings = []
+        for waiver in waivers:
+            policy = self.policies.get(waiver.policy)
+            if policy is not None and waiver.live(self.today):
+                continue
+            field = f"{waiver.field}.expires" if policy is not None else f"{waiver.field}.policy"
+            where = subject.locate(field)
+            if policy is None:
+                status, severity = Status.ERROR, "low"
+                message = f"waiver {waiver.ticket} names policy {waiver.policy}, which no loaded policy has"
+            else:
+                status, severity = Status.EXPIRED_WAIVER, policy.severity
+                message = (f"waiver {waiver.ticket} for {waiver.policy} expired on {waiver.expires.isoformat()} "
+                           "and no longer applies; renew it with a new approval or remove it")
+            findings.append(Finding(where.file, where.line, where.column, waiver.policy, severity, "advisory",
+                                    subject.name, field, message, status, waiver.describe()))
+        return findings
+
+    def fleet_roots(self, policy: Policy, tenants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """What a fleet policy reads: all tenants and/or their summed usage (computed only when read)."""
+        roots: dict[str, Any] = {}
+        names = policy.rule.globals | policy.message.globals
+        if "tenants" in names:
+            roots["tenants"] = list(tenants)
+        if "usage" in names:
+            roots["usage"] = fleet_usage(self.platform, tenants)
+        return roots
+
+    def check_fleet(self, policy: Policy, tenants: Sequence[Mapping[str, Any]],
+                    locate_platform: Locator) -> list[Finding]:
+        """One fleet policy over all tenants; its finding points into platform.yaml."""
+        roots = self.fleet_roots(policy, tenants)
+        context = make_context(bind(policy.bindings, {**self._roots, **roots}), policy.functions)
+        outcome = evaluate(policy, context, self.budget)
+        if outcome.passed:
+            return []
+        where = locate_platform(policy.spec.field)
+        message = outcome.error or policy.message.render(context)
+        status = Status.ERROR if outcome.error else Status.FAIL
+        return [Finding(where.file, where.line, where.column, policy.id, policy.severity, policy.enforcement,
+                        FLEET, policy.spec.field, message, status)]

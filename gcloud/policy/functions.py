@@ -1,0 +1,127 @@
+"""The few functions policies need that CEL lacks: CIDRs, ports, quantities, day counts, sums, uniqueness.
+
+Each is total over the values the loaders let through (CIDRs, ports and quantities are validated there), so a
+policy never fails because a helper raised; a value that still does not parse is treated as the unsafe case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from ipaddress import IPv4Network, ip_network
+from typing import Any
+
+from gcloud.model.quantity import parse_quantity
+
+
+@lru_cache(maxsize=4096)
+def _network(text: str) -> IPv4Network | None:
+    try:
+        network = ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return network if isinstance(network, IPv4Network) else None
+
+
+def cidr_contains(outer: str, inner: str) -> bool:
+    """`cidrContains("10.0.0.0/8", "10.1.0.0/16")`: every address of `inner` lies in `outer`."""
+    big, small = _network(outer), _network(inner)
+    return big is not None and small is not None and small.subnet_of(big)
+
+
+RFC1918 = tuple(IPv4Network(text) for text in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def cidr_is_private(text: str) -> bool:
+    """`cidrIsPrivate(r.remoteCidr)`: the whole range lies in RFC 1918 space (10/8, 172.16/12, 192.168/16).
+
+    Narrower than Python's `is_private` on purpose: documentation and benchmark ranges (203.0.113.0/24, ...)
+    are not the government's network.
+    """
+    network = _network(text)
+    return network is not None and any(network.subnet_of(block) for block in RFC1918)
+
+
+@lru_cache(maxsize=1024)
+def _port_range(ports: str | None) -> tuple[int, int]:
+    """("20-30") -> (20, 30); null or anything unparsable counts as every port (the unsafe reading)."""
+    if ports is None:
+        return 0, 65535
+    low_text, _, high_text = ports.partition("-")
+    try:
+        low = int(low_text)
+        return low, int(high_text) if high_text else low
+    except ValueError:
+        return 0, 65535
+
+
+def ports_include(ports: Any, port: int) -> bool:
+    """`portsInclude(r.ports, 22)`: a rule's ports ("22", "20-30", 22, or null = every port) cover `port`."""
+    low, high = _port_range(None if ports is None else str(ports))
+    return low <= port <= high
+
+
+def ports_include_any(ports: Any, wanted: Sequence[int]) -> bool:
+    """`portsIncludeAny(r.ports, [22, 3389])`: the rule's ports cover at least one of `wanted`."""
+    low, high = _port_range(None if ports is None else str(ports))
+    return any(low <= port <= high for port in wanted)
+
+
+def quantity(text: Any) -> float:
+    """`quantity("64Gi")` -> 68719476736.0: a Kubernetes quantity as a number ("-1" = unlimited = infinity)."""
+    value = str(text)
+    if value == "-1":
+        return math.inf
+    try:
+        return float(parse_quantity(value))
+    except ValueError:
+        return math.inf
+
+
+def days_between(start: str, end: str) -> int:
+    """`daysBetween(today, w.expires)`: calendar days from one ISO date (YYYY-MM-DD) to another."""
+    return (dt.date.fromisoformat(str(end)[:10]) - dt.date.fromisoformat(str(start)[:10])).days
+
+
+def sum_of(values: Sequence[Any]) -> float:
+    """`sum(list)`: the total of a list of numbers, as a double (so it compares with capacities)."""
+    return float(sum(float(value) for value in values))
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def lower_ascii(text: str) -> str:
+    """`lowerAscii(email)`: ASCII letters lower-cased (CEL's strings extension name), other text untouched."""
+    text = str(text)
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def unique(values: Sequence[Any]) -> bool:
+    """`unique(list)`: no two items are equal, ignoring ASCII case (Li@x.gov.cn and li@x.gov.cn are one person)."""
+    seen = [lower_ascii(value) if isinstance(value, str) else repr(value) for value in values]
+    return len(set(seen)) == len(seen)
+
+
+def email_in_domains(email: Any, domains: Sequence[str]) -> bool:
+    """`emailInDomains(p.email, platform.spec.officialEmailDomains)`: the address's domain is one of `domains`
+    or a subdomain of one, ignoring ASCII case (x@czj.hz.gov.cn is in gov.cn; x@notgov.cn is not)."""
+    domain = lower_ascii(str(email)).rpartition("@")[2]
+    return any(domain == wanted or domain.endswith("." + wanted) for wanted in map(lower_ascii, domains))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "cidrContains": cidr_contains,
+    "cidrIsPrivate": cidr_is_private,
+    "portsInclude": ports_include,
+    "portsIncludeAny": ports_include_any,
+    "emailInDomains": email_in_domains,
+    "quantity": quantity,
+    "daysBetween": days_between,
+    "sum": sum_of,
+    "lowerAscii": lower_ascii,
+    "unique": unique,
+}
+FUNCTION_NAMES = frozenset(FUNCTIONS)

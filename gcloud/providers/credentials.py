@@ -1,0 +1,78 @@
+"""Cloud clients resolved at run time from a name, never stored on a provider or in Pulumi state.
+
+A resource's state holds only the cloud name (`gov-east`) or kubeconfig context (`gov-k8s`); the password or
+certificate behind it stays in clouds.yaml / the kubeconfig, found through `OS_CLIENT_CONFIG_FILE` and
+`KUBECONFIG` exactly as the `openstack` CLI and kubectl find them. Clients are cached per process (the
+dynamic-provider process serves many resources), keyed by the name and the file the environment points at.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from gcloud.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+    from openstack.connection import Connection
+
+_LOCK = threading.Lock()
+_OPENSTACK: dict[tuple[str, str], Connection] = {}
+_KUBERNETES: dict[tuple[str, str], ApiClient] = {}
+
+_OPENSTACK_HINT = ("name the cloud in clouds.yaml and point OS_CLIENT_CONFIG_FILE at it "
+                   "(for the sandbox: eval \"$(govcloud sandbox env)\")")
+_KUBERNETES_HINT = ("add the context to the kubeconfig and point KUBECONFIG at it "
+                    "(for the sandbox: eval \"$(govcloud sandbox env)\")")
+
+
+def openstack_connection(cloud: str) -> Connection:
+    """An admin connection to `cloud` from clouds.yaml (authenticates lazily, on the first call)."""
+    key = (cloud, os.environ.get("OS_CLIENT_CONFIG_FILE", ""))
+    with _LOCK:
+        cached = _OPENSTACK.get(key)
+        if cached is not None:
+            return cached
+        import openstack
+        from openstack import exceptions
+
+        try:
+            conn = openstack.connect(cloud=cloud)
+        except exceptions.ConfigException as err:
+            raise EnvironmentProblem(f"OpenStack cloud {cloud!r} is not configured: {err}", _OPENSTACK_HINT) from None
+        except Exception as err:  # keystoneauth's MissingRequiredOptions and friends: a config problem too
+            raise EnvironmentProblem(f"OpenStack cloud {cloud!r} cannot be used: {type(err).__name__}: {err}",
+                                     _OPENSTACK_HINT) from None
+        _OPENSTACK[key] = conn
+        return conn
+
+
+def kubernetes_client(context: str) -> ApiClient:
+    """An API client for kubeconfig `context`; token refreshes are never written back to the file."""
+    config_file = os.environ.get("KUBECONFIG", "")
+    key = (context, config_file)
+    with _LOCK:
+        cached = _KUBERNETES.get(key)
+        if cached is not None:
+            return cached
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+
+        try:
+            # Pass the path explicitly: the client reads KUBECONFIG once, at import time.
+            client: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=config_file or None, context=context, persist_config=False)
+        except (ConfigException, OSError) as err:
+            raise EnvironmentProblem(f"Kubernetes context {context!r} cannot be used: {err}",
+                                     _KUBERNETES_HINT) from None
+        _KUBERNETES[key] = client
+        return client
+
+
+def forget_clients() -> None:
+    """Drop cached clients (tests that switch clouds.yaml or kubeconfig within one process)."""
+    with _LOCK:
+        _OPENSTACK.clear()
+        _KUBERNETES.clear()

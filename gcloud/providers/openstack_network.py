@@ -1,0 +1,366 @@
+"""Neutron objects of a tenant as Pulumi dynamic resources: networks, subnets, router, interfaces, security groups.
+
+All are created by the admin identity inside the tenant's project (`project_id=...`), so they count against the
+tenant's quota and are visible to its members. A create first looks for an object of the same name in the
+project (what an interrupted run, or a create whose answer was lost, left behind) and adopts it; the project
+belongs to govcloud, so a same-named object in it is ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from .base import GovProvider, inputs_of
+from .openstack import connection, ensure, first, found, gone
+from .retry import ProviderError, status_of, with_retry
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+
+class NetworkProvider(GovProvider):
+    """A tenant network; `shared` is declared (False) so that sharing it by hand shows up as drift."""
+
+    replace_keys = frozenset({"cloud", "projectId"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        network, created = ensure(
+            f"create network {p['name']}",
+            first(lambda: conn.network.networks(name=p["name"], project_id=p["projectId"])),
+            lambda: conn.network.create_network(name=p["name"], project_id=p["projectId"],
+                                                description=p["description"], is_shared=p["shared"]))
+        if not created:
+            self._update(conn, str(network.id), p)
+        return CreateResult(str(network.id), p)
+
+    @staticmethod
+    def _update(conn: Connection, network_id: str, p: Mapping[str, Any]) -> None:
+        with_retry(f"update network {p['name']}", lambda: conn.network.update_network(
+            network_id, name=p["name"], description=p["description"], is_shared=p["shared"]))
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        p = inputs_of(_news)
+        self._update(connection(p), _id, p)
+        return UpdateResult(p)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        network = found(f"read network {id_}", lambda: conn.network.get_network(id_))
+        if network is None:
+            return ReadResult("", {})
+        return ReadResult(id_, {**p, "name": network.name, "description": network.description or "",
+                                "projectId": network.project_id, "shared": bool(network.is_shared)})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        conn = connection(inputs_of(_props))
+        gone(f"delete network {_id}", lambda: conn.network.delete_network(_id, ignore_missing=False))
+
+
+class SubnetProvider(GovProvider):
+    """An IPv4 subnet; a new CIDR or network means a new subnet (deleted first: CIDRs may not overlap)."""
+
+    replace_keys = frozenset({"cloud", "projectId", "networkId", "cidr"})
+    delete_before_replace = True
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        subnet, created = ensure(
+            f"create subnet {p['name']} {p['cidr']}",
+            first(lambda: conn.network.subnets(network_id=p["networkId"], cidr=p["cidr"])),
+            lambda: conn.network.create_subnet(
+                name=p["name"], project_id=p["projectId"], network_id=p["networkId"], ip_version=4, cidr=p["cidr"],
+                gateway_ip=p["gatewayIp"], dns_nameservers=p["dnsNameservers"], is_dhcp_enabled=p["enableDhcp"]))
+        if not created:
+            self._update(conn, str(subnet.id), p)
+        return CreateResult(str(subnet.id), p)
+
+    @staticmethod
+    def _update(conn: Connection, subnet_id: str, p: Mapping[str, Any]) -> None:
+        with_retry(f"update subnet {p['name']}", lambda: conn.network.update_subnet(
+            subnet_id, name=p["name"], gateway_ip=p["gatewayIp"], dns_nameservers=p["dnsNameservers"],
+            is_dhcp_enabled=p["enableDhcp"]))
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        p = inputs_of(_news)
+        self._update(connection(p), _id, p)
+        return UpdateResult(p)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        subnet = found(f"read subnet {id_}", lambda: conn.network.get_subnet(id_))
+        if subnet is None:
+            return ReadResult("", {})
+        return ReadResult(id_, {**p, "name": subnet.name, "cidr": subnet.cidr, "gatewayIp": subnet.gateway_ip,
+                                "dnsNameservers": list(subnet.dns_nameservers or []),
+                                "enableDhcp": bool(subnet.is_dhcp_enabled), "networkId": subnet.network_id})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        conn = connection(inputs_of(_props))
+        gone(f"delete subnet {_id}", lambda: conn.network.delete_subnet(_id, ignore_missing=False))
+
+
+class RouterProvider(GovProvider):
+    """The tenant's router with its gateway on a platform external network (`snat` per the tenant file)."""
+
+    replace_keys = frozenset({"cloud", "projectId"})
+    computed_keys = frozenset({"externalNetworkId"})
+
+    @staticmethod
+    def _gateway(conn: Connection, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        external = found(f"find external network {p['externalNetwork']}", lambda: conn.network.find_network(
+            p["externalNetwork"], ignore_missing=False))
+        if external is None or not external.is_router_external:
+            raise ProviderError(f"external network {p['externalNetwork']!r} does not exist or is not external "
+                                f"(platform.yaml spec.openstack.clouds[].externalNetworks)")
+        return str(external.id), {"network_id": external.id, "enable_snat": bool(p["snat"])}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        network_id, gateway = self._gateway(conn, p)
+        router, created = ensure(
+            f"create router {p['name']}",
+            first(lambda: conn.network.routers(name=p["name"], project_id=p["projectId"])),
+            lambda: conn.network.create_router(name=p["name"], project_id=p["projectId"],
+                                               external_gateway_info=gateway))
+        if not created:
+            with_retry(f"update router {p['name']}", lambda: conn.network.update_router(
+                router, name=p["name"], external_gateway_info=gateway))
+        return CreateResult(str(router.id), {**p, "externalNetworkId": network_id})
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        p = inputs_of(_news)
+        conn = connection(p)
+        network_id, gateway = self._gateway(conn, p)
+        with_retry(f"update router {p['name']}", lambda: conn.network.update_router(
+            _id, name=p["name"], external_gateway_info=gateway))
+        return UpdateResult({**p, "externalNetworkId": network_id})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        router = found(f"read router {id_}", lambda: conn.network.get_router(id_))
+        if router is None:
+            return ReadResult("", {})
+        info = router.external_gateway_info or {}
+        live_network = info.get("network_id") or ""
+        external = p["externalNetwork"] if live_network == p.get("externalNetworkId") else live_network
+        return ReadResult(id_, {**p, "name": router.name, "externalNetwork": external,
+                                "externalNetworkId": live_network, "snat": bool(info.get("enable_snat"))})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        conn = connection(inputs_of(_props))
+        gone(f"delete router {_id}", lambda: conn.network.delete_router(_id, ignore_missing=False))
+
+
+class RouterInterfaceProvider(GovProvider):
+    """One subnet attached to the tenant's router; removing a network detaches only its own interface."""
+
+    replace_keys = frozenset({"cloud", "routerId", "subnetId"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        ensure(f"attach subnet {p['subnetId']} to router {p['routerId']}",
+               lambda: True if self._attached(conn, p) else None,
+               lambda: conn.network.add_interface_to_router(p["routerId"], subnet=p["subnetId"]))
+        return CreateResult(f"{p['routerId']}:{p['subnetId']}", p)
+
+    @staticmethod
+    def _attached(conn: Connection, p: Mapping[str, Any]) -> bool:
+        ports = conn.network.ports(device_id=p["routerId"])
+        return any(ip.get("subnet_id") == p["subnetId"] for port in ports for ip in port.fixed_ips or [])
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        attached = with_retry(f"list ports of router {p['routerId']}", lambda: self._attached(conn, p))
+        return ReadResult(id_, p) if attached else ReadResult("", {})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        p = inputs_of(_props)
+        conn = connection(p)
+        gone(f"detach subnet {p['subnetId']} from router {p['routerId']}",
+             lambda: conn.network.remove_interface_from_router(p["routerId"], subnet=p["subnetId"]))
+
+
+def is_default_egress(rule: Any) -> bool:
+    """Neutron's allow-all egress rules, added to every new security group (one IPv4, one IPv6)."""
+    return bool(rule.direction == "egress" and rule.protocol is None and rule.port_range_min is None
+                and rule.remote_ip_prefix is None and rule.remote_group_id is None
+                and getattr(rule, "remote_address_group_id", None) is None)
+
+
+class SecurityGroupProvider(GovProvider):
+    """A security group; `removeDefaultEgress` deletes Neutron's allow-all egress rules (and puts them back)."""
+
+    replace_keys = frozenset({"cloud", "projectId"})
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        group, created = ensure(
+            f"create security group {p['name']}",
+            first(lambda: conn.network.security_groups(name=p["name"], project_id=p["projectId"])),
+            lambda: conn.network.create_security_group(name=p["name"], project_id=p["projectId"],
+                                                       description=p["description"]))
+        group_id = str(group.id)
+        if not created:
+            self._update(conn, group_id, p)
+        self._egress(conn, group_id, p)
+        return CreateResult(group_id, p)
+
+    @staticmethod
+    def _defaults(conn: Connection, group_id: str) -> list[Any]:
+        rules = with_retry(f"list rules of security group {group_id}",
+                           lambda: list(conn.network.security_group_rules(security_group_id=group_id)))
+        return [rule for rule in rules if is_default_egress(rule)]
+
+    def _egress(self, conn: Connection, group_id: str, p: Mapping[str, Any]) -> None:
+        defaults = self._defaults(conn, group_id)
+        if p["removeDefaultEgress"]:
+            for rule in defaults:
+                gone(f"delete default egress rule {rule.id}",
+                     partial(conn.network.delete_security_group_rule, rule, ignore_missing=False))
+            return
+        for ethertype in sorted({"IPv4", "IPv6"} - {rule.ether_type for rule in defaults}):
+            with_retry(f"restore default {ethertype} egress of {p['name']}",
+                       partial(conn.network.create_security_group_rule, security_group_id=group_id,
+                               direction="egress", ethertype=ethertype, project_id=p["projectId"]))
+
+    @staticmethod
+    def _update(conn: Connection, group_id: str, p: Mapping[str, Any]) -> None:
+        with_retry(f"update security group {p['name']}", lambda: conn.network.update_security_group(
+            group_id, name=p["name"], description=p["description"]))
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        p = inputs_of(_news)
+        conn = connection(p)
+        self._update(conn, _id, p)
+        self._egress(conn, _id, p)
+        return UpdateResult(p)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        group = found(f"read security group {id_}", lambda: conn.network.get_security_group(id_))
+        if group is None:
+            return ReadResult("", {})
+        present = {rule.ether_type for rule in self._defaults(conn, id_)}
+        # What the live group amounts to, in the input's terms: any default left when they should be gone reads
+        # as False, a missing one when they should be there reads as True; either way the diff repairs it.
+        flag = not present if p["removeDefaultEgress"] else present != {"IPv4", "IPv6"}
+        return ReadResult(id_, {**p, "name": group.name, "description": group.description or "",
+                                "removeDefaultEgress": flag})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        conn = connection(inputs_of(_props))
+        gone(f"delete security group {_id}", lambda: conn.network.delete_security_group(_id, ignore_missing=False))
+
+
+class SecurityGroupRuleProvider(GovProvider):
+    """One rule; Neutron rules cannot be edited, so every change is a replacement."""
+
+    replace_keys = frozenset({"cloud", "projectId", "securityGroupId", "direction", "ethertype", "protocol",
+                              "portMin", "portMax", "remoteCidr", "description"})
+
+    @staticmethod
+    def _attrs(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"security_group_id": p["securityGroupId"], "direction": p["direction"], "ethertype": p["ethertype"],
+                "protocol": p.get("protocol") or None, "port_range_min": p.get("portMin"),
+                "port_range_max": p.get("portMax"), "remote_ip_prefix": p["remoteCidr"],
+                "project_id": p["projectId"], "description": p.get("description", "")}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        attrs = self._attrs(p)
+        rule: Any
+        try:
+            rule = with_retry(f"create rule in security group {p['securityGroupId']}",
+                              lambda: conn.network.create_security_group_rule(**attrs))
+        except ProviderError as err:
+            if status_of(err.__cause__ or err) != 409:
+                raise
+            rule = self._same(conn, attrs)
+            if rule is None:
+                raise
+        return CreateResult(str(rule.id), p)
+
+    @staticmethod
+    def _same(conn: Connection, attrs: Mapping[str, Any]) -> Any | None:
+        """The identical rule Neutron says already exists (a retried create)."""
+        keys = ("direction", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
+        rules = with_retry("list security group rules", lambda: list(conn.network.security_group_rules(
+            security_group_id=attrs["security_group_id"])))
+        return next((rule for rule in rules if rule.ether_type == attrs["ethertype"]
+                     and all(getattr(rule, key) == attrs[key] for key in keys)), None)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        rule = found(f"read security group rule {id_}", lambda: conn.network.get_security_group_rule(id_))
+        return ReadResult("", {}) if rule is None else ReadResult(id_, p)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        conn = connection(inputs_of(_props))
+        gone(f"delete security group rule {_id}",
+             lambda: conn.network.delete_security_group_rule(_id, ignore_missing=False))
+
+
+# --- Resources ------------------------------------------------------------------------------------------------
+
+class Network(Resource, module="govcloud-openstack", name="Network"):
+    def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str], network_name: str,
+                 description: str = "", opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(NetworkProvider(), name, {
+            "cloud": cloud, "projectId": project_id, "name": network_name, "description": description,
+            "shared": False}, opts)
+
+
+class Subnet(Resource, module="govcloud-openstack", name="Subnet"):
+    def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str], network_id: pulumi.Input[str],
+                 args: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SubnetProvider(), name, {
+            "cloud": cloud, "projectId": project_id, "networkId": network_id, **args}, opts)
+
+
+class Router(Resource, module="govcloud-openstack", name="Router"):
+    def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str], router_name: str,
+                 external_network: str, snat: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RouterProvider(), name, {
+            "cloud": cloud, "projectId": project_id, "name": router_name, "externalNetwork": external_network,
+            "snat": snat}, opts)
+
+
+class RouterInterface(Resource, module="govcloud-openstack", name="RouterInterface"):
+    def __init__(self, name: str, *, cloud: str, router_id: pulumi.Input[str], subnet_id: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RouterInterfaceProvider(), name, {
+            "cloud": cloud, "routerId": router_id, "subnetId": subnet_id}, opts)
+
+
+class SecurityGroup(Resource, module="govcloud-openstack", name="SecurityGroup"):
+    def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str], group_name: str,
+                 description: str, remove_default_egress: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SecurityGroupProvider(), name, {
+            "cloud": cloud, "projectId": project_id, "name": group_name, "description": description,
+            "removeDefaultEgress": remove_default_egress}, opts)
+
+
+class SecurityGroupRule(Resource, module="govcloud-openstack", name="SecurityGroupRule"):
+    def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str],
+                 security_group_id: pulumi.Input[str], args: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SecurityGroupRuleProvider(), name, {
+            "cloud": cloud, "projectId": project_id, "securityGroupId": security_group_id, **args}, opts)

@@ -1,0 +1,143 @@
+"""OpenStack isolation checks of one tenant, run with the admin connection the caller hands in.
+
+What a member sees is checked with a member's own token: a short-lived verifier user is created in the
+platform's domain, put in every group of the tenant (so it holds exactly what the tenant's members hold, through
+the same role assignments govcloud made, and a leak through any one group shows), used, and deleted in a
+`finally`. Its random password lives only in this
+process's memory. Where the identity backend refuses group changes (LDAP, federation), the user gets the
+group's role directly on the project instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from gcloud.providers.conventions import MANAGED_TAG, grants, keystone_domain, tenant_of_tags
+from gcloud.providers.openstack import domain_id, found, identity
+from gcloud.providers.retry import ProviderError, with_retry
+
+from .results import CheckResult, judge_assignments, judge_networks, judge_projects
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+CHECKS = ("keystone-foreign-assignments", "keystone-token-projects", "neutron-token-networks")
+
+UserConnect = Callable[["Connection", str, str, str], "Connection"]
+"""(admin connection, user id, password, project id) -> a connection authenticated as that user."""
+
+
+def user_connection(admin: Connection, user_id: str, password: str, project_id: str) -> Connection:
+    """A project-scoped connection as another user, reaching Keystone the way the admin connection does.
+
+    Built from a keystoneauth session rather than `openstack.connect(...)`: with OS_CLIENT_CONFIG_FILE set,
+    the latter silently takes the admin credentials from clouds.yaml.
+    """
+    import openstack.connection
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    auth = v3.Password(auth_url=admin.config.get_auth_args()["auth_url"], user_id=user_id, password=password,
+                       project_id=project_id)
+    return openstack.connection.Connection(session=session.Session(auth=auth, verify=admin.session.verify),
+                                           region_name=admin.config.get_region_name(),
+                                           interface=admin.config.get_interface())
+
+
+@contextmanager
+def verifier(conn: Connection, tenant: str, project_id: str, dom_id: str, group_ids: list[str],
+             fallback_role: str | None, connect: UserConnect) -> Iterator[tuple[str, Connection]]:
+    """A throw-away member of the tenant: (user id, its own connection); deleted whatever happens."""
+    password = secrets.token_urlsafe(24)
+    ident = identity(conn)
+    user = with_retry("create verifier user", lambda: ident.create_user(
+        name=f"govcloud-verify-{tenant}-{secrets.token_hex(4)}", domain_id=dom_id, password=password,
+        description=f"govcloud verify {tenant}: temporary, deleted after the check", is_enabled=True))
+    user_id = str(user.id)
+    try:
+        if not _join(conn, user_id, project_id, group_ids, fallback_role):
+            raise ProviderError(f"tenant {tenant} has no group or role a verifier could hold")
+        yield user_id, connect(conn, user_id, password, project_id)
+    finally:
+        with_retry("delete verifier user", lambda: ident.delete_user(user_id, ignore_missing=True))
+
+
+def _join(conn: Connection, user_id: str, project_id: str, group_ids: list[str], fallback_role: str | None) -> bool:
+    """Membership in every group of the tenant: whatever any of them can see, the verifier sees."""
+    ident = identity(conn)
+    if group_ids:
+        try:
+            for group_id in group_ids:
+                with_retry("add verifier to group", partial(ident.add_user_to_group, user_id, group_id))
+            return True
+        except ProviderError:
+            pass  # read-only identity backend: fall back to a direct assignment
+    if fallback_role is None:
+        return False
+    role = with_retry(f"find role {fallback_role}", lambda: ident.find_role(fallback_role, ignore_missing=False))
+    with_retry("assign verifier role", lambda: ident.assign_project_role_to_user(project_id, user_id, role))
+    return True
+
+
+def _assignments(conn: Connection, project_id: str) -> list[dict[str, Any]]:
+    listed = with_retry("list role assignments", lambda: list(identity(conn).role_assignments(
+        scope_project_id=project_id, include_names=True)))
+    result = []
+    for item in listed:
+        kind = "group" if item.group else "user"
+        actor = item.group or item.user or {}
+        result.append({"kind": kind, "id": actor.get("id", ""), "name": actor.get("name", ""),
+                       "role": (item.role or {}).get("name") or (item.role or {}).get("id", "")})
+    return result
+
+
+def _group_ids(conn: Connection, dom_id: str, names: list[str]) -> list[str]:
+    """Ids of the named groups that exist, in the order named (duplicates dropped)."""
+    ids = []
+    for name in dict.fromkeys(names):
+        group = found(f"find group {name}", partial(identity(conn).find_group, name, domain_id=dom_id,
+                                                    ignore_missing=False))
+        if group is not None:
+            ids.append(str(group.id))
+    return ids
+
+
+def _failed(tenant: str, detail: str) -> list[CheckResult]:
+    return [CheckResult(tenant, check, False, detail) for check in CHECKS]
+
+
+def verify_openstack(effective: Mapping[str, Any], platform: Mapping[str, Any], conn: Connection, *,
+                     group_owners: Mapping[str, str] | None = None,
+                     connect: UserConnect = user_connection) -> list[CheckResult]:
+    """The tenant's OpenStack checks; a cloud that cannot be asked fails them with the reason, never raises."""
+    tenant = str(effective["metadata"]["name"])
+    access = grants(effective, platform, "keystone")
+    domain = keystone_domain(platform)
+    try:
+        dom_id = domain_id(conn, domain)
+        ident = identity(conn)
+        project = found(f"find project {tenant}", lambda: ident.find_project(
+            tenant, domain_id=dom_id, ignore_missing=False))
+        if project is None:
+            return _failed(tenant, f"project {tenant} not found in domain {domain}")
+        project_id = str(project.id)
+        group_ids = _group_ids(conn, dom_id, [grant.group for grant in access])
+        results = [judge_assignments(tenant, _assignments(conn, project_id), group_ids, group_owners)]
+        tenant_projects = {str(p.id): owner for p in with_retry("list govcloud projects", lambda: list(
+            ident.projects(tags=MANAGED_TAG))) if (owner := tenant_of_tags(p.tags))}
+        fallback = next((grant.role for grant in access), None)
+        with verifier(conn, tenant, project_id, dom_id, group_ids, fallback, connect) as (user_id, member):
+            visible = {str(p.id): str(p.name) for p in with_retry("list projects as member", lambda: list(
+                identity(member).user_projects(user_id)))}
+            results.append(judge_projects(tenant, project_id, visible))
+            networks = [{"id": n.id, "name": n.name, "project_id": n.project_id,
+                         "external": bool(n.is_router_external)}
+                        for n in with_retry("list networks as member", lambda: list(member.network.networks()))]
+            results.append(judge_networks(tenant, project_id, networks, tenant_projects))
+        return results
+    except ProviderError as err:
+        return _failed(tenant, str(err))

@@ -1,0 +1,46 @@
+"""Run every live isolation check of one tenant against the clouds its spec names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gcloud.providers import credentials
+
+from .kubernetes import verify_kubernetes
+from .openstack import UserConnect, user_connection, verify_openstack
+from .results import CheckResult
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+    from openstack.connection import Connection
+
+
+@dataclass(frozen=True)
+class Clients:
+    """How to reach a cloud by name: injected, so tests and the CLI hand in what they hold."""
+
+    openstack: Callable[[str], Connection] = credentials.openstack_connection
+    kubernetes: Callable[[str], ApiClient] = credentials.kubernetes_client
+    connect_as: UserConnect = user_connection
+
+
+def group_owners(effectives: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Group name -> tenant id across a fleet, so a foreign assignment can name whose group it is."""
+    return {str(entry["group"]): str(spec["metadata"]["name"])
+            for spec in effectives for entry in spec["spec"].get("access") or []}
+
+
+def verify_tenant(effective: Mapping[str, Any], platform: Mapping[str, Any], clients: Clients | None = None, *,
+                  owners: Mapping[str, str] | None = None) -> list[CheckResult]:
+    """All checks for the parts the tenant has (OpenStack, Kubernetes), sorted by check name."""
+    clients = clients or Clients()
+    spec = effective["spec"]
+    results: list[CheckResult] = []
+    if spec.get("openstack"):
+        conn = clients.openstack(str(spec["openstack"]["cloud"]))
+        results += verify_openstack(effective, platform, conn, group_owners=owners, connect=clients.connect_as)
+    if spec.get("kubernetes"):
+        results += verify_kubernetes(effective, platform, clients.kubernetes(str(spec["kubernetes"]["cluster"])))
+    return sorted(results)
