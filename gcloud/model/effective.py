@@ -17,9 +17,15 @@ from .quota import QuotaDict, merge_quota, quota_dict
 from .tenant import Tenant
 
 
-def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4Network]) -> dict[str, Any]:
-    """The tenant as provisioned: camelCase keys as in the file, every quota key resolved, every CIDR set."""
+def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4Network],
+                   inbound: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The tenant as provisioned: camelCase keys as in the file, every quota key resolved, every CIDR set.
+
+    `inboundInterconnects` lists other tenants' approved flows into this one (`{from, ports, protocol,
+    expires}`), so the receiving side opens too; being in the digest, a new flow re-applies both ends.
+    """
     data: dict[str, Any] = tenant.model_dump(by_alias=True, mode="json")
+    data["inboundInterconnects"] = inbound or []
     openstack = data["spec"]["openstack"]
     if openstack is not None and tenant.spec.openstack is not None:
         openstack["quota"] = effective_quota(tenant, platform)
@@ -27,6 +33,17 @@ def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4N
             network["cidr"] = str(cidrs.get(network["name"], network["cidr"]))
     data["digest"] = spec_digest(data)
     return data
+
+
+def inbound_interconnects(tenants: list[Tenant]) -> dict[str, list[dict[str, Any]]]:
+    """For each tenant, the interconnects other tenants declare towards it."""
+    inbound: dict[str, list[dict[str, Any]]] = {}
+    for tenant in tenants:
+        for link in tenant.spec.interconnects:
+            inbound.setdefault(link.to, []).append({
+                "from": tenant.metadata.name, "ports": [str(port) for port in link.ports], "protocol": link.protocol,
+                "ticket": link.ticket, "expires": link.expires.isoformat() if link.expires else None})
+    return inbound
 
 
 def effective_quota(tenant: Tenant, platform: Platform) -> QuotaDict:

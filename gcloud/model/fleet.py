@@ -17,7 +17,7 @@ from typing import Any
 from gcloud.errors import InputError, Problem, SourceLocation
 
 from . import crosscheck
-from .effective import effective_spec
+from .effective import effective_spec, inbound_interconnects
 from .parse import parse_file, validate_document
 from .platform import Platform
 from .tenant import Tenant
@@ -151,8 +151,9 @@ def _load_fleet(paths: Sequence[Path], platform_path: Path,
     problems += cidr_problems
     if problems:
         raise InputError(sorted(set(problems)))
+    inbound = inbound_interconnects([item.tenant for item in loaded])
     docs = [TenantDocument(item.tenant, item.doc, item.label,
-                           effective_spec(item.tenant, platform, cidrs.get(item.name, {})))
+                           effective_spec(item.tenant, platform, cidrs.get(item.name, {}), inbound.get(item.name)))
             for item in sorted(loaded, key=lambda i: i.name)]
     return Fleet(platform, platform_path, docs)
 
