@@ -10,7 +10,7 @@ import typer
 
 from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
 
-from . import output, tenant, validate
+from . import doctor, output, policy, provision, sandbox, tenant, validate, verify
 
 app = typer.Typer(
     name="govcloud",
@@ -25,17 +25,20 @@ app = typer.Typer(
 REGISTRARS: list[Callable[[typer.Typer], None]] = [
     validate.register,
     tenant.register,
+    doctor.register,
+    sandbox.register,
+    provision.register,
+    policy.register,
+    verify.register,
 ]
 
 
-def _register_all() -> None:
-    for register in REGISTRARS:
-        register(app)
+for _register in REGISTRARS:
+    _register(app)
 
 
 def main() -> None:
     """Entry point: run the app; map errors users can cause to exit 2 (input) or 1 (environment)."""
-    _register_all()
     try:
         app()  # standalone: usage errors exit 2 on their own
     except InputError as err:
