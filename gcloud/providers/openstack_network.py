@@ -201,6 +201,15 @@ def is_default_egress(rule: Any) -> bool:
                 and getattr(rule, "remote_address_group_id", None) is None)
 
 
+def _create_rule_once(conn: Connection, **rule: Any) -> None:
+    """Create a rule; Neutron's 409 "already exists" means a retried or concurrent create already made it."""
+    try:
+        conn.network.create_security_group_rule(**rule)
+    except Exception as exc:
+        if status_of(exc) != 409:
+            raise
+
+
 class SecurityGroupProvider(GovProvider):
     """A security group; `removeDefaultEgress` deletes Neutron's allow-all egress rules (and puts them back)."""
 
@@ -235,8 +244,8 @@ class SecurityGroupProvider(GovProvider):
             return
         for ethertype in sorted({"IPv4", "IPv6"} - {rule.ether_type for rule in defaults}):
             with_retry(f"restore default {ethertype} egress of {p['name']}",
-                       partial(conn.network.create_security_group_rule, security_group_id=group_id,
-                               direction="egress", ethertype=ethertype, project_id=p["projectId"]))
+                       partial(_create_rule_once, conn, security_group_id=group_id, direction="egress",
+                               ethertype=ethertype, project_id=p["projectId"]))
 
     @staticmethod
     def _update(conn: Connection, group_id: str, p: Mapping[str, Any]) -> None:
