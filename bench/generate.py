@@ -31,8 +31,16 @@ spec:
   adminNetworks: [192.168.0.0/16]
   officialEmailDomains: [gov.cn]
   tiers:
-    small:  {{compute: {{instances: 5,  cores: 16, ramMB: 32768}},  blockStorage: {{volumes: 10, gigabytes: 500, snapshots: 10}}, network: {{networks: 2, subnets: 4, ports: 50, routers: 1, floatingIps: 0, securityGroups: 10, securityGroupRules: 100}}}}
-    medium: {{compute: {{instances: 20, cores: 64, ramMB: 131072}}, blockStorage: {{volumes: 40, gigabytes: 2000, snapshots: 20}}, network: {{networks: 4, subnets: 8, ports: 200, routers: 1, floatingIps: 0, securityGroups: 20, securityGroupRules: 200}}}}
+    small:
+      compute: {{instances: 5, cores: 16, ramMB: 32768}}
+      blockStorage: {{volumes: 10, gigabytes: 500, snapshots: 10}}
+      network: {{networks: 2, subnets: 4, ports: 50, routers: 1, floatingIps: 0,
+                 securityGroups: 10, securityGroupRules: 100}}
+    medium:
+      compute: {{instances: 20, cores: 64, ramMB: 131072}}
+      blockStorage: {{volumes: 40, gigabytes: 2000, snapshots: 20}}
+      network: {{networks: 4, subnets: 8, ports: 200, routers: 1, floatingIps: 0,
+                 securityGroups: 20, securityGroupRules: 200}}
   roles:
     admin:  {{keystone: manager, kubernetes: admin}}
     member: {{keystone: member,  kubernetes: edit}}
@@ -59,6 +67,7 @@ spec:
   access:
     - {{group: {name}-admins, role: admin}}
     - {{group: {name}-staff, role: member}}
+    - {{group: {name}-auditors, role: reader}}
   openstack:
     cloud: gov-east
     quota:
@@ -85,6 +94,7 @@ spec:
         imageRegistries: [harbor.gov.local]
       - name: {name}-test
         quota: {{requests.cpu: "2", requests.memory: 4Gi, pods: "20"}}
+        limitRange: {{defaultCpu: 200m, defaultMemory: 256Mi, defaultRequestCpu: 50m, defaultRequestMemory: 64Mi}}
         podSecurity: restricted
     quota: {{requests.cpu: "10", requests.memory: 20Gi}}
     networkIsolation: tenant

@@ -14,6 +14,7 @@ from gcloud.engine.events import StackEvent
 from gcloud.engine.settings import EngineSettings
 from gcloud.plan import run
 from gcloud.plan.run import PolicyBlocked, RunReport, Status
+from gcloud.plan.select import Change
 
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, tenant_paths
@@ -99,7 +100,7 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
     """
     settings = _settings()
     prepared = _prepare(paths, platform, policies, settings)
-    pending = [s.name for s in prepared.selection if everything or s.change is not run.Change.UNCHANGED]
+    pending = [s.name for s in prepared.selection if everything or s.change is not Change.UNCHANGED]
     if not pending:
         output.stderr.print("no tenant changed since its last apply (use --all to re-apply all)")
     elif not yes:
