@@ -26,6 +26,8 @@ from pathlib import Path
 from pulumi.automation import PulumiCommand
 from semver import VersionInfo
 
+from gcloud.localfs import cache_root
+
 from .errors import BOOTSTRAP_HINT, EngineMissing
 
 ENGINE_ENV = "GOVCLOUD_PULUMI_BIN"
@@ -37,13 +39,6 @@ def sdk_version() -> str:
     return importlib.metadata.version("pulumi")
 
 
-def cache_root(environ: Mapping[str, str] | None = None) -> Path:
-    """`${GOVCLOUD_CACHE:-${XDG_CACHE_HOME:-~/.cache}/govcloud}`: where built things live, keyed by version."""
-    env = os.environ if environ is None else environ
-    if env.get("GOVCLOUD_CACHE"):
-        return Path(env["GOVCLOUD_CACHE"]).expanduser()
-    base = Path(env["XDG_CACHE_HOME"]).expanduser() if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "govcloud"
 
 
 def cached_bin_dir(version: str, environ: Mapping[str, str] | None = None) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gcloud.errors import InputError, Problem, SourceLocation
+from gcloud.localfs import display_path
 
 from . import crosscheck
 from .effective import effective_spec, inbound_interconnects
@@ -86,7 +87,7 @@ class Fleet:
 
 def load_platform(path: Path) -> Platform:
     """platform.yaml validated, or an InputError naming file, line and field."""
-    platform, _ = parse_file(path, Platform, _label(path))
+    platform, _ = parse_file(path, Platform, display_path(path))
     return platform
 
 
@@ -100,7 +101,7 @@ def tenant_files(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise InputError.single(_label(path), "no such file or folder", code="file-not-found")
+            raise InputError.single(display_path(path), "no such file or folder", code="file-not-found")
     return files
 
 
@@ -164,7 +165,7 @@ PARALLEL_THRESHOLD = 400
 
 def _load_documents(files: list[Path]) -> list[YamlDocument | list[Problem]]:
     """Each file loaded (or its problems), in order; parsed on every core for large fleets."""
-    jobs = [(path, _label(path)) for path in files]
+    jobs = [(path, display_path(path)) for path in files]
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < PARALLEL_THRESHOLD or workers < 2 or "fork" not in mp.get_all_start_methods():
         return _load_chunk(jobs)
@@ -183,10 +184,3 @@ def _load_chunk(jobs: list[tuple[Path, str]]) -> list[YamlDocument | list[Proble
             results.append(err.problems)
     return results
 
-
-def _label(path: Path) -> str:
-    """A path as users typed it relative to the working directory, for messages."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -7,16 +7,16 @@ rewritten atomically (temp file + rename) under a lock, so concurrent runs never
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
+
+from gcloud.localfs import file_lock
 
 RECORD_NAME = "govcloud-applied.json"
 
@@ -53,20 +53,10 @@ def read_record(state_dir: Path) -> AppliedRecord:
                           for name, entry in raw.get("tenants", {}).items()})
 
 
-@contextlib.contextmanager
-def _locked(state_dir: Path) -> Iterator[None]:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / f"{RECORD_NAME}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def update_record(state_dir: Path, applied: Mapping[str, AppliedTenant | None]) -> AppliedRecord:
     """Merge entries into the record (None removes a tenant) and write it atomically."""
-    with _locked(state_dir):
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(state_dir / f"{RECORD_NAME}.lock"):
         current = dict(read_record(state_dir).tenants)
         for name, entry in applied.items():
             if entry is None:

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from gcloud.errors import InputError, Problem, SourceLocation
+from gcloud.localfs import display_path
 from gcloud.model import Fleet, TenantDocument, load_fleet
 from gcloud.model.fleet import parse_field_path
 from gcloud.model.yamlsrc import load_yaml
@@ -39,12 +40,6 @@ def platform_locator(path: Path) -> Locator:
     return locate
 
 
-def display_path(path: Path) -> str:
-    """A path relative to the working directory when it is under it, as users typed it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date,

@@ -14,21 +14,19 @@ into place, and are reused when present: a cold build takes many minutes, a warm
 from __future__ import annotations
 
 import collections
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from gcloud.errors import EnvironmentProblem
-from gcloud.sandbox.openstack_venv import cache_root
+from gcloud.localfs import cache_root, file_lock
 from gcloud.sandbox.process import Progress
 
 KUBE_VERSION = "v1.36.3"
@@ -225,7 +223,7 @@ class KubeBinaries:
             return False
         self.bin_dir.mkdir(parents=True, exist_ok=True)
         go = _go()
-        with _locked(self.bin_dir.parent / ".build.lock"):
+        with file_lock(self.bin_dir.parent / ".build.lock"):
             built = False
             for build in (ETCD_BUILD, KUBE_BUILD):
                 if all(os.access(self.bin_dir / b, os.X_OK) for b in build.binaries):
@@ -245,14 +243,6 @@ def _go() -> str:
     return go
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build(go: str, build: GoBuild, bin_dir: Path, progress: Progress) -> None:

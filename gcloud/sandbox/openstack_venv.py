@@ -8,20 +8,19 @@ marker file exists; a half-built one (interrupted install) is removed and built 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from gcloud.errors import EnvironmentProblem
+from gcloud.localfs import cache_root, file_lock
 from gcloud.sandbox.process import Progress, tail
 
 REQUIREMENTS: tuple[str, ...] = (
@@ -36,14 +35,6 @@ QUIET_ENV = {"PYTHONWARNINGS": "ignore"}
 """Silences the eventlet deprecation banner every OpenStack command prints."""
 
 
-def cache_root() -> Path:
-    """`${GOVCLOUD_CACHE:-${XDG_CACHE_HOME:-~/.cache}/govcloud}`: where built things are kept per version."""
-    explicit = os.environ.get("GOVCLOUD_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "govcloud"
 
 
 def data_dir() -> Path:
@@ -102,7 +93,7 @@ class OpenStackVenv:
         if self.installed:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path.parent / f".{self.path.name}.lock"):
+        with file_lock(self.path.parent / f".{self.path.name}.lock"):
             if self.installed:  # another process finished it while we waited
                 return False
             if self.path.exists():
@@ -131,14 +122,6 @@ class OpenStackVenv:
         progress("OpenStack venv complete")
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _run(argv: Sequence[str], log: Path, what: str) -> None:

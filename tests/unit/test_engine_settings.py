@@ -10,7 +10,8 @@ import pytest
 
 from gcloud.engine.errors import EngineMissing, MissingPassphrase
 from gcloud.engine.settings import OFFLINE_ENV, PROJECT_FILE, EngineSettings, find_passphrase, state_location
-from gcloud.engine.toolchain import LAUNCHER, Toolchain, cache_root, cached_bin_dir, find_engine, sdk_version
+from gcloud.engine.toolchain import LAUNCHER, Toolchain, cached_bin_dir, find_engine, sdk_version
+from gcloud.localfs import cache_root
 
 
 def _toolchain(tmp_path: Path) -> Toolchain:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from gcloud.errors import EnvironmentProblem, InputError
+from gcloud.localfs import cache_root
 from gcloud.sandbox.openstack import STATE_FILE, OpenStackSandbox, SandboxState, session_rss_mb
-from gcloud.sandbox.openstack_venv import OpenStackVenv, cache_root
+from gcloud.sandbox.openstack_venv import OpenStackVenv
 from gcloud.sandbox.process import SandboxDirs
 from gcloud.sandbox.sandbox import SANDBOX_DIR_ENV, Sandbox, default_root
 

@@ -4,12 +4,40 @@ Every OpenStack service parses `sys.argv` with oslo.config inside its app factor
 options (`--bind ...`), so the worker crash-loops. This shim resets argv to what the service expects, taken
 from GOVCLOUD_WSGI_ARGV (a JSON list), and imports `application` from GOVCLOUD_WSGI_MODULE. Config file
 locations reach the services through their own environment variables (OS_KEYSTONE_CONFIG_FILES, ...).
+
+It also makes SQLite transactions wait for each other instead of failing. oslo.db opens them with a deferred
+`BEGIN`; when two request threads read and then write, the second one's upgrade to a write lock fails at once
+with "database is locked" (a stale WAL snapshot never waits for the busy timeout), and the API answers 500.
+Under a parallel apply Neutron did so hundreds of times a minute. `BEGIN IMMEDIATE` takes the write lock up
+front, so a transaction waits (up to the busy timeout) for the one before it.
 """
 
 import importlib
 import json
 import os
+import sqlite3
 import sys
+
+import sqlalchemy
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
+
+BUSY_TIMEOUT_MS = 30000
+
+
+@sqlalchemy.event.listens_for(Pool, "connect")
+def _busy_timeout(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+@sqlalchemy.event.listens_for(Engine, "begin")
+def _begin_immediate(connection):
+    # Class-level listeners run before oslo.db's per-engine one, which skips its own BEGIN on this marker.
+    if connection.dialect.name == "sqlite" and "in_transaction" not in connection.info:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.info["in_transaction"] = True
+
 
 sys.argv = [sys.argv[0], *json.loads(os.environ.get("GOVCLOUD_WSGI_ARGV", "[]"))]
 application = importlib.import_module(os.environ["GOVCLOUD_WSGI_MODULE"]).application
