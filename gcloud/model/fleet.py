@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import multiprocessing as mp
 import os
@@ -49,10 +50,6 @@ class TenantDocument:
     @property
     def path(self) -> Path:
         return self.source.path
-
-    @property
-    def raw(self) -> Any:
-        return self.source.data
 
     @property
     def digest(self) -> str:
@@ -141,7 +138,9 @@ def _load_fleet(paths: Sequence[Path], platform_path: Path,
         except InputError as err:
             problems += err.problems
             continue
-        loaded.append(crosscheck.Loaded(tenant, doc_or_problems, doc_or_problems.label))
+        # the validated model replaces the parsed data: keep one copy per tenant, not two
+        loaded.append(crosscheck.Loaded(tenant, dataclasses.replace(doc_or_problems, data=None),
+                                        doc_or_problems.label))
     problems += crosscheck.check_file_names(loaded)
     for item in loaded:
         problems += crosscheck.check_platform_references(item, platform)
