@@ -64,7 +64,7 @@ def _render(report: RunReport, output_format: Format) -> None:
             counts = "-"
         style = _STATUS_STYLE[o.status]
         table.add_row(o.tenant, o.display_name, o.change, f"[{style}]{o.status.value}[/{style}]", counts,
-                      f"{o.duration_s:.1f}" if o.duration_s else "", escape(o.error))
+                      f"{o.duration_s:.1f}" if o.duration_s else "", escape(o.error or o.hint))
     output.stdout.print(table)
     for name in report.orphans:
         output.stdout.print(f"[yellow]orphan[/yellow] stack {name} has no tenant file; "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from gcloud.engine.errors import StackNotFound
 from gcloud.engine.events import EventSink
 from gcloud.engine.runner import JobResult, StackJob, run_stacks
 from gcloud.engine.settings import EngineSettings
@@ -144,8 +145,9 @@ def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fa
         if selected.name in frozen:
             outcomes[selected.name] = _unchanged(selected, Status.FROZEN, "lifecycle.frozen is true: not applied")
     now = clock.now(dt.UTC).isoformat(timespec="seconds")
-    update_record(settings.state_dir, {s.name: applied_entry(s.doc, now) for s in runnable
-                                       if outcomes[s.name].status is Status.OK})
+    succeeded = {s.name: applied_entry(s.doc, now) for s in runnable if outcomes[s.name].status is Status.OK}
+    if succeeded:  # a run that applied nothing leaves the state folder untouched
+        update_record(settings.state_dir, succeeded)
     return _report("apply", prepared, outcomes)
 
 
@@ -175,7 +177,12 @@ def destroy(tenant: str, confirm: str, paths: Sequence[Path], platform: Path, se
                                     code="unknown-tenant") from None
     [result] = run_stacks([StackJob(stack=tenant, operation="destroy", remove=True)], parallel=1,
                           on_event=on_event, settings=settings)
-    if result.ok:
+    if isinstance(result.error, StackNotFound):  # never applied, or destroyed before: nothing to do
+        if tenant in record.tenants:
+            update_record(settings.state_dir, {tenant: None})
+        outcome = TenantOutcome(tenant, display, "destroy", Status.OK, duration_s=result.duration_s,
+                                hint="no stack: nothing was provisioned")
+    elif result.ok:
         update_record(settings.state_dir, {tenant: None})
         stack = result.result
         counts = stack.counts if stack else {}

@@ -17,27 +17,34 @@ import json
 import os
 import sqlite3
 import sys
-
-import sqlalchemy
-from sqlalchemy.engine import Engine
-from sqlalchemy.pool import Pool
+from typing import Any
 
 BUSY_TIMEOUT_MS = 30000
 
 
-@sqlalchemy.event.listens_for(Pool, "connect")
-def _busy_timeout(dbapi_connection, _record):
+def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
-@sqlalchemy.event.listens_for(Engine, "begin")
-def _begin_immediate(connection):
+def _begin_immediate(connection: Any) -> None:
     # Class-level listeners run before oslo.db's per-engine one, which skips its own BEGIN on this marker.
     if connection.dialect.name == "sqlite" and "in_transaction" not in connection.info:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         connection.info["in_transaction"] = True
 
 
+def _immediate_sqlite_transactions() -> None:
+    try:
+        import sqlalchemy
+        from sqlalchemy.engine import Engine
+        from sqlalchemy.pool import Pool
+    except ImportError:  # a service without a database
+        return
+    sqlalchemy.event.listen(Pool, "connect", _busy_timeout)
+    sqlalchemy.event.listen(Engine, "begin", _begin_immediate)
+
+
+_immediate_sqlite_transactions()
 sys.argv = [sys.argv[0], *json.loads(os.environ.get("GOVCLOUD_WSGI_ARGV", "[]"))]
 application = importlib.import_module(os.environ["GOVCLOUD_WSGI_MODULE"]).application

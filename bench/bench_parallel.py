@@ -1,0 +1,144 @@
+"""`govcloud apply` of 20 new tenants with --parallel 1 vs --parallel 4, in one run; one JSON line per figure.
+
+Each figure applies its own 20 generated tenants (the same shape, other names and CIDRs) through the real CLI
+on a sandbox of its own (port offset 25000, in a temporary folder, stopped at the end), with a cold state
+folder; the tenants are destroyed between figures so both runs meet a cloud of the same size. The tenants are
+a smaller cut of bench/generate.py's: one group, quotas of three services, a network with its subnet behind a
+router, one namespace with quota, limits, network policies and a role binding (18 resources), so the sandbox holds
+them quickly and the per-stack costs (engine, language host, provider processes) weigh as they do for the
+small changes operators apply most. Throughput = tenants per second; the baseline is --parallel 1.
+
+Where the time goes is reported too: the CPU seconds of the command (govcloud, the engine and its provider
+processes), of the sandbox's services, and how busy the machine's cores were (other sessions included).
+
+Usage: python -m bench.bench_parallel [--tenants N] [--parallel P ...]   (default 20 tenants, 1 and 4)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench_onboarding import BenchCloud, bench_cloud, load_average, log
+from gcloud.model.orgcode import check_character
+
+PORT_OFFSET = 25000
+"""Keystone on 30000, kube-apiserver on 31443: clear of the demo, the tests and bench_onboarding."""
+
+TENANT = """\
+apiVersion: govcloud/v1
+kind: Tenant
+metadata:
+  name: {name}
+  displayName: 第{index}号委办局
+  orgCode: {org}
+  labels: {{environment: prod, generated: "true"}}
+spec:
+  mlpsLevel: 2
+  tier: small
+  contacts:
+    owner:       {{name: 张{index}, email: owner{index}@{name}.gov.cn}}
+    systemAdmin: {{name: 李{index}, email: sys{index}@{name}.gov.cn}}
+  access:
+    - {{group: {name}-staff, role: member}}
+  openstack:
+    cloud: gov-east
+    networks:
+      - {{name: app, cidr: 10.{a}.{b}.0/24}}
+    router: {{externalNetwork: gov-extranet, snat: false}}
+  kubernetes:
+    cluster: gov-k8s
+    namespaces:
+      - name: {name}-apps
+        quota: {{requests.cpu: "2", requests.memory: 4Gi, pods: "20"}}
+        limitRange: {{defaultCpu: 200m, defaultMemory: 256Mi, defaultRequestCpu: 50m, defaultRequestMemory: 64Mi}}
+        podSecurity: restricted
+    networkIsolation: tenant
+"""
+
+
+def tenant_text(index: int) -> str:
+    base = f"11330100MB{index:07d}"
+    block = 1024 + index
+    return TENANT.format(name=f"p{index:04d}", index=index, org=base + check_character(base), a=block // 256,
+                         b=block % 256)
+
+
+def write_fleet(folder: Path, first: int, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(first, first + count):
+        (folder / f"p{index:04d}.yaml").write_text(tenant_text(index), encoding="utf-8")
+
+
+def apply_fleet(cloud: BenchCloud, folder: Path, state: Path, parallel: int) -> dict[str, Any]:
+    """One timed `govcloud apply FOLDER --parallel N --yes`, with the CPU it and the clouds used."""
+    before = cloud.cpu()
+    start = time.perf_counter()
+    _, report = cloud.govcloud("apply", str(folder), "--parallel", str(parallel), "--yes", state=state)
+    seconds = time.perf_counter() - start
+    used = cloud.cpu() - before
+    failed = [f"{t['tenant']}: {t['error']}" for t in report["tenants"] if t["status"] != "ok"]
+    if failed:
+        raise RuntimeError("apply failed for " + "; ".join(failed))
+    stack_seconds = sorted(t["duration_s"] for t in report["tenants"])
+    creates = {t["counts"].get("create", 0) for t in report["tenants"]}
+    return {"seconds": seconds, "stack_seconds_median": stack_seconds[len(stack_seconds) // 2],
+            "resources_per_tenant": sorted(creates), **used.figures(seconds)}
+
+
+def destroy_fleet(cloud: BenchCloud, state: Path) -> None:
+    """Remove every stack of a figure (four at once) so the next figure meets the same cloud."""
+    from gcloud.engine.runner import StackJob, run_stacks
+    from gcloud.engine.settings import EngineSettings
+    from gcloud.plan.record import read_record
+
+    settings = EngineSettings.from_environment(cloud.root, environ=cloud.env, state_dir=state,
+                                               extra_env={k: v for k, v in cloud.env.items()
+                                                          if k in ("OS_CLIENT_CONFIG_FILE", "OS_CLOUD", "KUBECONFIG")})
+    names = sorted(read_record(state).tenants)
+    results = run_stacks([StackJob(name, "destroy", remove=True) for name in names], parallel=4, settings=settings)
+    failed = [f"{r.stack}: {r.error}" for r in results if not r.ok]
+    if failed:
+        raise RuntimeError("destroy failed for " + "; ".join(failed))
+
+
+def main(tenants: int, levels: list[int]) -> None:
+    with tempfile.TemporaryDirectory(prefix="govcloud-bench-parallel-") as scratch, \
+            bench_cloud(Path(scratch), PORT_OFFSET) as cloud:
+        figures: dict[int, dict[str, Any]] = {}
+        for n, parallel in enumerate(levels):
+            folder = cloud.root / f"fleet-p{parallel}"
+            write_fleet(folder, 100 * (n + 1), tenants)
+            state = cloud.root / f"state-p{parallel}"
+            figure = apply_fleet(cloud, folder, state, parallel)
+            figure["load_avg"] = load_average()
+            log(f"  parallel {parallel}: {figure}")
+            figures[parallel] = figure
+            destroy_fleet(cloud, state)
+        base = figures[levels[0]]
+        for parallel, figure in figures.items():
+            throughput = tenants / figure["seconds"]
+            speedup = base["seconds"] / figure["seconds"]
+            print(json.dumps({
+                "bench": "parallel_apply", "tenants": tenants, "parallel": parallel,
+                "seconds": round(figure["seconds"], 1), "tenants_per_s": round(throughput, 3),
+                "baseline": f"--parallel {levels[0]}", "baseline_seconds": round(base["seconds"], 1),
+                "ratio": round(speedup, 2), "stack_seconds_median": round(figure["stack_seconds_median"], 1),
+                "resources_per_tenant": figure["resources_per_tenant"],
+                **{k: figure[k] for k in ("cpu_s_command", "cpu_s_cloud", "cpu_s_machine", "machine_busy")},
+                "load_avg": figure["load_avg"], "cpus": os.cpu_count(),
+                **({"target": ">= 2x the throughput of --parallel 1", "target_met": speedup >= 2}
+                   if parallel == 4 and levels[0] == 1 else {})}), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 4])
+    options = parser.parse_args()
+    main(options.tenants, options.parallel)
