@@ -87,7 +87,7 @@ class CpuSample:
                 "machine_busy": round(self.machine / (wall * cores), 2) if wall else 0.0}
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_sample(sessions: frozenset[int]) -> CpuSample:
@@ -103,7 +103,7 @@ def cpu_sample(sessions: frozenset[int]) -> CpuSample:
             continue  # exited meanwhile
         if int(after[3]) in sessions:  # state ppid pgrp session ... utime(11) stime(12)
             cloud += int(after[11]) + int(after[12])
-    return CpuSample(busy / _TICK, children.ru_utime + children.ru_stime, cloud / _TICK)
+    return CpuSample(busy / CLOCK_TICK, children.ru_utime + children.ru_stime, cloud / CLOCK_TICK)
 
 
 # --- the bench cloud: sandbox, workspace, engine settings ----------------------------------------------------------

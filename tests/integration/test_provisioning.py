@@ -22,11 +22,11 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-import openstack.connection
 import pytest
 from kubernetes import client as k8s_client
 from kubernetes.utils import parse_quantity
@@ -145,12 +145,12 @@ def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Works
 
 
 @pytest.fixture(scope="module")
-def admin(ws: Workspace, openstack_admin: openstack.connection.Connection) -> openstack.connection.Connection:
+def admin(ws: Workspace, openstack_admin: Any) -> Any:
     return openstack_admin
 
 
 @pytest.fixture(scope="module")
-def kube(ws: Workspace) -> k8s_client.ApiClient:
+def kube(ws: Workspace) -> Any:
     return credentials.kubernetes_client("gov-k8s")
 
 
@@ -173,7 +173,7 @@ def changes(outcome: run.TenantOutcome) -> set[tuple[str, str, str, tuple[str, .
     return {(op, kind.rpartition(":")[2], name, keys) for op, kind, name, keys in outcome.resources}
 
 
-def project_of(admin: openstack.connection.Connection, tenant: str) -> Any:
+def project_of(admin: Any, tenant: str) -> Any:
     return admin.identity.find_project(tenant, domain_id="default", ignore_missing=True)
 
 
@@ -181,6 +181,16 @@ def owned(listing: Any, project_id: str) -> list[Any]:
     """Objects of one project from an unfiltered Neutron listing (a listing filtered by project would make
     Neutron create that project's default security group)."""
     return [item for item in listing if item.project_id == project_id]
+
+
+def apis(kube: Any) -> tuple[Any, Any, Any]:
+    """Core, RBAC and networking APIs (untyped here: the client's models make every field optional)."""
+    return k8s_client.CoreV1Api(kube), k8s_client.RbacAuthorizationV1Api(kube), k8s_client.NetworkingV1Api(kube)
+
+
+def quantity(text: Any) -> Decimal:
+    """A Kubernetes quantity as a number: "64Gi" and "65536Mi" are equal."""
+    return Decimal(parse_quantity(text))  # type: ignore[no-untyped-call]
 
 
 # --- the story ---------------------------------------------------------------------------------------------------
@@ -199,7 +209,7 @@ def test_apply_all_example_tenants_through_the_cli(applied: dict[str, Any], ws: 
     assert sorted(list_stacks(ws.settings())) == list(EXAMPLES)
 
 
-def _check_openstack(admin: openstack.connection.Connection, effective: Mapping[str, Any],
+def _check_openstack(admin: Any, effective: Mapping[str, Any],
                      platform: Mapping[str, Any], external_id: str) -> None:
     tenant = effective["metadata"]["name"]
     spec = effective["spec"]["openstack"]
@@ -256,20 +266,19 @@ def _check_openstack(admin: openstack.connection.Connection, effective: Mapping[
         assert len(default_egress) == (0 if declared.get("removeDefaultEgress") else 2), (tenant, declared["name"])
         live = sorted((r.direction, r.protocol, r.port_range_min, r.port_range_max, r.remote_ip_prefix)
                       for r in rules if not is_default_egress(r))
-        wanted = []
+        declared_rules = []
         for rule in declared.get("rules") or []:
             low, _, high = str(rule.get("ports") or "").partition("-")
             port_min = int(low) if low else None
-            wanted.append((rule["direction"], None if rule["protocol"] == "any" else rule["protocol"], port_min,
+            declared_rules.append((rule["direction"], None if rule["protocol"] == "any" else rule["protocol"], port_min,
                            int(high) if high else port_min, rule.get("remoteCidr") or "0.0.0.0/0"))
-        assert live == sorted(set(wanted)), (tenant, declared["name"])
+        assert live == sorted(set(declared_rules)), (tenant, declared["name"])
 
 
-def _check_kubernetes(kube: k8s_client.ApiClient, effective: Mapping[str, Any], platform: Mapping[str, Any]) -> None:
+def _check_kubernetes(kube: Any, effective: Mapping[str, Any], platform: Mapping[str, Any]) -> None:
     tenant = effective["metadata"]["name"]
     spec = effective["spec"]["kubernetes"]
-    core, rbac = k8s_client.CoreV1Api(kube), k8s_client.RbacAuthorizationV1Api(kube)
-    net = k8s_client.NetworkingV1Api(kube)
+    core, rbac, net = apis(kube)
     labelled = core.list_namespace(label_selector=f"{TENANT_LABEL}={tenant}").items
     assert sorted(ns.metadata.name for ns in labelled) == sorted(n["name"] for n in spec["namespaces"]), tenant
     bindings = {(g.group, g.role) for g in grants(effective, platform, "kubernetes")}
@@ -284,15 +293,15 @@ def _check_kubernetes(kube: k8s_client.ApiClient, effective: Mapping[str, Any], 
 
         quotas = core.list_namespaced_resource_quota(name).items
         assert [q.metadata.name for q in quotas] == ["govcloud-quota"], name
-        assert {k: parse_quantity(v) for k, v in quotas[0].spec.hard.items()} == {
-            k: parse_quantity(str(v)) for k, v in (declared.get("quota") or {}).items()}, name
+        assert {k: quantity(v) for k, v in quotas[0].spec.hard.items()} == {
+            k: quantity(str(v)) for k, v in (declared.get("quota") or {}).items()}, name
 
         limits = core.list_namespaced_limit_range(name).items
         if declared.get("limitRange"):
             [limit] = limits[0].spec.limits
             declared_limits = declared["limitRange"]
-            assert parse_quantity(limit.default["cpu"]) == parse_quantity(declared_limits["defaultCpu"])
-            assert parse_quantity(limit.default_request["memory"]) == parse_quantity(
+            assert quantity(limit.default["cpu"]) == quantity(declared_limits["defaultCpu"])
+            assert quantity(limit.default_request["memory"]) == quantity(
                 declared_limits["defaultRequestMemory"])
         else:
             assert limits == [], name
@@ -312,8 +321,8 @@ def _check_kubernetes(kube: k8s_client.ApiClient, effective: Mapping[str, Any], 
 
 
 def test_every_resource_matches_the_effective_spec(applied: dict[str, Any], ws: Workspace,
-                                                   admin: openstack.connection.Connection,
-                                                   kube: k8s_client.ApiClient) -> None:
+                                                   admin: Any,
+                                                   kube: Any) -> None:
     fleet = ws.fleet()
     external = admin.network.find_network("gov-extranet", ignore_missing=False)
     for doc in fleet.tenants:
@@ -325,13 +334,13 @@ def test_every_resource_matches_the_effective_spec(applied: dict[str, Any], ws: 
         if spec.get("kubernetes"):
             _check_kubernetes(kube, doc.effective, fleet.platform_data)
         else:
-            assert not k8s_client.CoreV1Api(kube).list_namespace(label_selector=f"{TENANT_LABEL}={doc.name}").items
+            assert not apis(kube)[0].list_namespace(label_selector=f"{TENANT_LABEL}={doc.name}").items
     # Pool-allocated CIDRs are pinned by the record, so a later load allocates the same ones.
     record = read_record(ws.state)
     assert record.tenants["gaj"].cidrs["mgmt"] == next(
         n["cidr"] for n in fleet.get("gaj").effective["spec"]["openstack"]["networks"] if n["name"] == "mgmt")
     # The interconnect czj -> sjj opens both ends: egress from czj's namespaces, ingress into sjj's.
-    net = k8s_client.NetworkingV1Api(kube)
+    _, _, net = apis(kube)
     egress = net.read_namespaced_network_policy("govcloud-interconnect-to-sjj", "czj-prod").spec.egress[0]
     ingress = net.read_namespaced_network_policy("govcloud-interconnect-from-czj", "sjj-exchange").spec.ingress[0]
     assert egress.to[0].namespace_selector.match_labels == {TENANT_LABEL: "sjj"}
@@ -385,7 +394,7 @@ def test_a_policy_violation_stops_plan_and_apply_before_any_engine_call(applied:
 
 
 def test_raising_one_quota_updates_only_that_quota(applied: dict[str, Any], ws: Workspace,
-                                                  admin: openstack.connection.Connection) -> None:
+                                                  admin: Any) -> None:
     project = project_of(admin, "wjw")
     before = admin.block_storage.get_quota_set(project.id)
     ws.edit("wjw", "blockStorage: {gigabytes: 4000}", "blockStorage: {gigabytes: 4500}")
@@ -409,7 +418,7 @@ def test_raising_one_quota_updates_only_that_quota(applied: dict[str, Any], ws: 
 
 
 def test_removing_a_network_deletes_only_it(applied: dict[str, Any], ws: Workspace,
-                                            admin: openstack.connection.Connection) -> None:
+                                            admin: Any) -> None:
     project = project_of(admin, "czj")
     networks = {n.name: n for n in owned(admin.network.networks(), project.id)}
     subnets = {s.network_id: s for s in owned(admin.network.subnets(), project.id)}
@@ -436,8 +445,7 @@ def test_removing_a_network_deletes_only_it(applied: dict[str, Any], ws: Workspa
     assert read_record(ws.state).tenants["czj"].cidrs == {"app": "10.20.1.0/24"}
 
 
-def test_a_frozen_tenant_is_refused_by_apply(applied: dict[str, Any], ws: Workspace,
-                                             admin: openstack.connection.Connection) -> None:
+def test_a_frozen_tenant_is_refused_by_apply(applied: dict[str, Any], ws: Workspace, admin: Any) -> None:
     original = ws.file("jyj").read_text(encoding="utf-8")
     recorded = read_record(ws.state).tenants["jyj"].digest
     ws.edit("jyj", "compute: {instances: 8}", "compute: {instances: 9}")
@@ -457,8 +465,7 @@ def test_a_frozen_tenant_is_refused_by_apply(applied: dict[str, Any], ws: Worksp
     assert {s.name: s.change for s in ws.prepare().selection}["jyj"] is Change.UNCHANGED
 
 
-def footprint(admin: openstack.connection.Connection, kube: k8s_client.ApiClient, tenant: str,
-              project_id: str, namespaces: list[str]) -> Counter[str]:
+def footprint(admin: Any, kube: Any, tenant: str, project_id: str, namespaces: list[str]) -> Counter[str]:
     """How many things of one tenant exist, per kind, across Keystone, Neutron, Nova/Cinder and Kubernetes."""
     counts: Counter[str] = Counter()
     counts["keystone project"] = int(project_of(admin, tenant) is not None)
@@ -470,8 +477,7 @@ def footprint(admin: openstack.connection.Connection, kube: k8s_client.ApiClient
                           ("security group", admin.network.security_groups),
                           ("security group rule", admin.network.security_group_rules)):
         counts[f"neutron {kind}"] = len(owned(listing(), project_id))
-    core, rbac = k8s_client.CoreV1Api(kube), k8s_client.RbacAuthorizationV1Api(kube)
-    net = k8s_client.NetworkingV1Api(kube)
+    core, rbac, net = apis(kube)
     counts["k8s namespace"] = len(core.list_namespace(label_selector=f"{TENANT_LABEL}={tenant}").items)
     for name in namespaces:
         counts["k8s resourcequota"] += len(core.list_namespaced_resource_quota(name).items)
@@ -482,8 +488,7 @@ def footprint(admin: openstack.connection.Connection, kube: k8s_client.ApiClient
 
 
 def test_destroy_is_refused_while_protected_then_leaves_nothing(applied: dict[str, Any], ws: Workspace,
-                                                                admin: openstack.connection.Connection,
-                                                                kube: k8s_client.ApiClient) -> None:
+                                                                admin: Any, kube: Any) -> None:
     tenant = DESTROYED
     refused = ws.cli("destroy", tenant, "--confirm", tenant)
     assert refused.returncode == 2, (refused.stdout, refused.stderr)
@@ -527,7 +532,7 @@ def test_destroy_is_refused_while_protected_then_leaves_nothing(applied: dict[st
 
 
 def test_verify_passes_and_fails_on_a_cross_tenant_role_assignment(applied: dict[str, Any], ws: Workspace,
-                                                                  admin: openstack.connection.Connection) -> None:
+                                                                  admin: Any) -> None:
     remaining = [name for name in EXAMPLES if name != DESTROYED]
     code, report, stderr = ws.cli_json("verify")
     assert code == 0 and report["passed"] is True, [c for c in report["checks"] if not c["passed"]]
