@@ -84,6 +84,7 @@ class CpuSample:
         cores = os.cpu_count() or 1
         return {"cpu_s_command": round(self.children, 1), "cpu_s_cloud": round(self.cloud, 1),
                 "cpu_s_machine": round(self.machine, 1),
+                "cpu_s_other": round(max(0.0, self.machine - self.children - self.cloud), 1),
                 "machine_busy": round(self.machine / (wall * cores), 2) if wall else 0.0}
 
 

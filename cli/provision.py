@@ -55,7 +55,8 @@ def _render(report: RunReport, output_format: Format) -> None:
         for outcome in report.outcomes:
             for op, kind, name, keys in outcome.resources:
                 detail = f" ({', '.join(keys)})" if keys else ""
-                output.stdout.print(f"  {escape(outcome.tenant)}: [bold]{op}[/bold] {escape(kind)} "
+                short = kind.rpartition(":")[2]  # pulumi-python:dynamic/govcloud-openstack:Quota -> Quota
+                output.stdout.print(f"  {escape(outcome.tenant)}: [bold]{op}[/bold] {escape(short)} "
                                     f"{escape(name)}{escape(detail)}")
     table = output.table("tenant", "name", "change", "status", "resources", "seconds", "detail")
     for o in report.outcomes:
