@@ -13,7 +13,7 @@
 All three work from the same effective spec (a tenant from bench/generate.py: 3 groups, quotas of 3 services,
 3 networks with subnets and router interfaces, a security group with rules, 2 namespaces with quota, limits,
 network policies and role bindings), each run on a tenant of its own, interleaved, and the resources each one
-left are counted and must be the same. The sandbox runs on port offset 30000 in a temporary folder and is
+left are counted and must be the same. The sandbox runs on port offset 3000 in a temporary folder and is
 stopped at the end.
 
 Usage: python -m bench.bench_onboarding [--runs N]     (default 3; prints the median of N runs per variant)
@@ -42,8 +42,10 @@ from typing import Any
 from bench.generate import PLATFORM, tenant_text
 
 REPO = Path(__file__).resolve().parents[1]
-PORT_OFFSET = 30000
-"""Keystone on 35000, kube-apiserver on 36443: clear of the demo (0), the tests (10000, 20000) and bench_parallel."""
+PORT_OFFSET = 3000
+"""Keystone on 8000, kube-apiserver on 9443, etcd on 26790: clear of the demo (0), the tests (10000, 20000) and
+bench_parallel (2000), and below the kernel's ephemeral range (32768-60999), where an outgoing connection can
+hold a port just as a service wants to bind it (it happened at offset 25000)."""
 OPENSTACKCLIENT = "python-openstackclient"
 CLOUD, CONTEXT, EXTERNAL = "gov-east", "gov-k8s", "gov-extranet"
 

@@ -1,7 +1,7 @@
 """`govcloud apply` of 20 new tenants with --parallel 1 vs --parallel 4, in one run; one JSON line per figure.
 
 Each figure applies its own 20 generated tenants (the same shape, other names and CIDRs) through the real CLI
-on a sandbox of its own (port offset 25000, in a temporary folder, stopped at the end), with a cold state
+on a sandbox of its own (port offset 2000, in a temporary folder, stopped at the end), with a cold state
 folder; the tenants are destroyed between figures so both runs meet a cloud of the same size. The tenants are
 a smaller cut of bench/generate.py's: one group, quotas of three services, a network with its subnet behind a
 router, one namespace with quota, limits, network policies and a role binding (18 resources), so the sandbox holds
@@ -31,8 +31,8 @@ from typing import Any
 from bench.bench_onboarding import CLOCK_TICK, BenchCloud, bench_cloud, load_average, log
 from gcloud.model.orgcode import check_character
 
-PORT_OFFSET = 25000
-"""Keystone on 30000, kube-apiserver on 31443: clear of the demo, the tests and bench_onboarding."""
+PORT_OFFSET = 2000
+"""Keystone on 7000, kube-apiserver on 8443, etcd on 25790: see bench_onboarding.PORT_OFFSET."""
 
 TENANT = """\
 apiVersion: govcloud/v1

@@ -406,6 +406,10 @@ def test_raising_one_quota_updates_only_that_quota(applied: dict[str, Any], ws: 
     planned = outcomes(run.plan(prepared, ws.settings()))
     assert changes(planned["wjw"]) == expected
     assert {name for name, o in planned.items() if o.status is not Status.UNCHANGED} == {"wjw"}
+    shown = ws.cli("plan")  # the same diff, as people read it
+    assert shown.returncode == 0, shown.stderr
+    assert "wjw: update Quota wjw-quota-blockStorage (quota)" in shown.stdout
+    assert "wjw: update Project wjw-project (tags)" in shown.stdout
     assert admin.block_storage.get_quota_set(project.id).gigabytes == 4000  # a plan changes nothing
 
     done = outcomes(run.apply(prepared, ws.settings(), parallel=4))
