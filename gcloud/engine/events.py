@@ -102,6 +102,8 @@ class Recorder:
         self._changes: dict[str, ResourceChange] = {}
         self._announced: set[str] = set()
         self.diagnostics: list[Diagnostic] = []
+        self.stack_outputs: dict[str, Any] | None = None
+        """The stack's outputs as the engine reported them at the end of the run (secrets as "[secret]")."""
 
     def emit(self, kind: EventKind, message: str, urn: str = "", op: str = "") -> None:
         if self._sink is not None:
@@ -125,6 +127,9 @@ class Recorder:
 
     def _step(self, meta: StepEventMetadata) -> None:
         kind, name = urn_parts(meta.urn)
+        if (kind or meta.type) == STACK_TYPE and meta.new is not None and meta.new.outputs is not None:
+            with self._lock:
+                self.stack_outputs = dict(meta.new.outputs)
         if is_bookkeeping(kind or meta.type):
             return
         op = _OPS.get(meta.op.value, ChangeOp.UPDATE)

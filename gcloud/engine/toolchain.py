@@ -101,10 +101,12 @@ class Toolchain:
         return _command(str(self.pulumi), self.version)
 
 
-@functools.lru_cache(maxsize=4)
 def _command(binary: str, version: str) -> PulumiCommand:
-    return PulumiCommand(root=str(Path(binary).parent.parent), version=VersionInfo.parse(version),
-                         skip_version_check=False)
+    """The SDK's constructor runs `pulumi version` (0.2 CPU-s, in every worker): `engine_version` checked it."""
+    command = PulumiCommand.__new__(PulumiCommand)
+    command.command = binary
+    command.version = VersionInfo.parse(version)
+    return command
 
 
 def find_toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
