@@ -111,12 +111,19 @@ def destroy_fleet(cloud: BenchCloud, state: Path) -> None:
         raise RuntimeError("destroy failed for " + "; ".join(failed))
 
 
-def _kind(cmdline: str) -> str:
-    """Which part of a stack operation a process is."""
+def _kind(cmdline: str, parent: str) -> str:
+    """Which part of a stack operation a process is (a fork has its parent's command line)."""
+    forked = cmdline == parent
+    if "forkserver" in cmdline:
+        return "worker (Automation API + inline program)" if forked else "worker fork server (imports)"
+    if "provider_host --serve" in cmdline:
+        return "dynamic provider process" if forked else "provider host (imports)"
     if "spawn_main" in cmdline:
         return "worker (Automation API + inline program)"
     if "pulumi.dynamic" in cmdline:
         return "dynamic provider process"
+    if "provider_host" in cmdline:
+        return "provider launcher"
     if "resource_tracker" in cmdline:
         return "multiprocessing tracker"
     if "gcloud.cli" in cmdline:
@@ -139,7 +146,7 @@ def profile_apply(cloud: BenchCloud, folder: Path, state: Path) -> dict[str, Any
     start = time.perf_counter()
     root = subprocess.Popen([sys.executable, "-m", "gcloud.cli", "apply", str(folder), "--yes"], cwd=cloud.root,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seen: dict[int, tuple[float, str]] = {}
+    seen: dict[int, tuple[float, str, str]] = {}
     while root.poll() is None:
         table: dict[int, tuple[int, float, str]] = {}
         for entry in Path("/proc").iterdir():
@@ -159,14 +166,18 @@ def profile_apply(cloud: BenchCloud, folder: Path, state: Path) -> dict[str, Any
                     tree.add(pid)
                     grew = True
         for pid in tree & table.keys():
-            seen[pid] = (table[pid][1], seen.get(pid, (0.0, ""))[1] or table[pid][2])
+            ppid, cpu, cmdline = table[pid]
+            known = seen.get(pid)
+            parent = table[ppid][2] if ppid in table else ""
+            seen[pid] = (cpu, known[1], known[2]) if known else (cpu, cmdline, parent)
         time.sleep(0.05)
     wall = time.perf_counter() - start
     if root.returncode != 0:
         raise RuntimeError(f"profiled apply exited {root.returncode}")
     by_kind: dict[str, float] = {}
-    for cpu, cmdline in seen.values():
-        by_kind[_kind(cmdline)] = by_kind.get(_kind(cmdline), 0.0) + cpu
+    for cpu, cmdline, parent in seen.values():
+        kind = _kind(cmdline, parent)
+        by_kind[kind] = by_kind.get(kind, 0.0) + cpu
     return {"seconds": round(wall, 1), "cpu_s_total": round(sum(by_kind.values()), 1),
             "cpu_s_by_process": {k: round(v, 2) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])}}
 

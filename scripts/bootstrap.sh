@@ -38,7 +38,11 @@ fi
 mkdir -p "$plugins"
 launcher="$plugins/pulumi-resource-pulumi-python"
 want='#!/bin/sh
-# Pulumi launcher for Python dynamic providers (written by scripts/bootstrap.sh): govcloud sets PULUMI_PYTHON_CMD.
+# Pulumi launcher for Python dynamic providers (written by scripts/bootstrap.sh): govcloud sets PULUMI_PYTHON_CMD,
+# and GOVCLOUD_PROVIDER_HOST while it runs stacks (a pre-warmed parent then forks the provider).
+if [ -n "${GOVCLOUD_PROVIDER_HOST:-}" ]; then
+  exec "${PULUMI_PYTHON_CMD:-python3}" -u -m gcloud.engine.provider_host "$@"
+fi
 exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"'
 if [ ! -x "$launcher" ] || [ "$(cat "$launcher")" != "$want" ]; then
   printf '%s\n' "$want" > "$launcher.tmp.$$"
