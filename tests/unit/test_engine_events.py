@@ -81,3 +81,20 @@ def test_error_diagnostics_are_kept_for_classification_and_masked_in_lines() -> 
     assert [d.message for d in recorder.diagnostics] == ["cloud refused token [secret]"]
     assert [(line.kind, line.message) for line in lines] == [
         (EventKind.DIAGNOSTIC, "error: x: cloud refused token [secret]")]
+
+
+def test_the_stacks_outputs_are_taken_from_its_last_outputs_event() -> None:
+    from gcloud.engine.stack import _output_value
+
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}
+    recorder, _ = _record(
+        _pre("same", "govcloud-dept-a", kind="pulumi:pulumi:Stack", new={}),
+        _step("resOutputsEvent", "same", "govcloud-dept-a", kind="pulumi:pulumi:Stack",
+              new={"projectId": "p1", "token": secret, "nets": [{"id": "n1"}, secret]}),
+    )
+    assert recorder.stack_outputs is not None
+    values = {key: _output_value(value) for key, value in recorder.stack_outputs.items()}
+    assert (values["projectId"].value, values["projectId"].secret) == ("p1", False)
+    assert (values["token"].value, values["token"].secret) == ("[secret]", True)
+    assert (values["nets"].value, values["nets"].secret) == ([{"id": "n1"}, "[secret]"], True)
+    assert _record(_pre("create", "net", new={"cidr": "10.0.0.0/24"}))[0].stack_outputs is None
