@@ -30,7 +30,7 @@ def launch(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], int
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert launcher.stdout is not None
     line = launcher.stdout.readline()
-    assert line.strip().isdigit(), (line, launcher.stderr.read() if launcher.poll() is not None else b"")
+    assert line.strip().isdigit(), (line, launcher.poll())
     return launcher, int(line)
 
 
