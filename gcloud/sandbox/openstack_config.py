@@ -341,6 +341,9 @@ class OpenStackLayout:
             # bcrypt's minimum cost: a sandbox has no password worth 0.3 s per login and per user created.
             # max_password_length = bcrypt's own limit, else Keystone logs a warning on every password check.
             "identity": {"password_hash_rounds": "4", "max_password_length": "72"},
+            # Keystone's own cache, as every production Keystone runs it (there with memcached): without it each
+            # token it validates re-reads the user's effective role assignments from the database.
+            "cache": {"enabled": "true", "backend": "dogpile.cache.memory"},
         })
 
     def _neutron_conf(self) -> str:
