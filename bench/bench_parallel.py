@@ -29,25 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_onboarding import CLOCK_TICK, BenchCloud, bench_cloud, load_average, log
-from gcloud.model.orgcode import check_character
+from bench.generate import HEADER, org_code
 
 PORT_OFFSET = 2000
 """Keystone on 7000, kube-apiserver on 8443, etcd on 25790: see bench_onboarding.PORT_OFFSET."""
 
-TENANT = """\
-apiVersion: govcloud/v1
-kind: Tenant
-metadata:
-  name: {name}
-  displayName: 第{index}号委办局
-  orgCode: {org}
-  labels: {{environment: prod, generated: "true"}}
-spec:
-  mlpsLevel: 2
-  tier: small
-  contacts:
-    owner:       {{name: 张{index}, email: owner{index}@{name}.gov.cn}}
-    systemAdmin: {{name: 李{index}, email: sys{index}@{name}.gov.cn}}
+BODY = """\
   access:
     - {{group: {name}-staff, role: member}}
   openstack:
@@ -64,13 +51,13 @@ spec:
         podSecurity: restricted
     networkIsolation: tenant
 """
+"""After bench/generate.py's header: one group, one network behind a router, one namespace."""
 
 
 def tenant_text(index: int) -> str:
-    base = f"11330100MB{index:07d}"
     block = 1024 + index
-    return TENANT.format(name=f"p{index:04d}", index=index, org=base + check_character(base), a=block // 256,
-                         b=block % 256)
+    return (HEADER + BODY).format(name=f"p{index:04d}", index=index, org=org_code(index), level=2, tier="small",
+                                  a=block // 256, b=block % 256)
 
 
 def write_fleet(folder: Path, first: int, count: int) -> None:

@@ -34,7 +34,7 @@ spec:
     small:
       compute: {{instances: 5, cores: 16, ramMB: 32768}}
       blockStorage: {{volumes: 10, gigabytes: 500, snapshots: 10}}
-      network: {{networks: 2, subnets: 4, ports: 50, routers: 1, floatingIps: 0,
+      network: {{networks: 3, subnets: 6, ports: 50, routers: 1, floatingIps: 0,
                  securityGroups: 10, securityGroupRules: 100}}
     medium:
       compute: {{instances: 20, cores: 64, ramMB: 131072}}
@@ -48,7 +48,7 @@ spec:
   allowedRegistries: [harbor.gov.local]
 """
 
-TENANT = """\
+HEADER = """\
 apiVersion: govcloud/v1
 kind: Tenant
 metadata:
@@ -62,6 +62,10 @@ spec:
   contacts:
     owner:         {{name: 张{index}, email: owner{index}@{name}.gov.cn}}
     systemAdmin:   {{name: 李{index}, email: sys{index}@{name}.gov.cn}}
+"""
+"""What every synthetic tenant starts with; the rest of the file (still inside `contacts`) follows it."""
+
+TENANT = HEADER + """\
     securityAdmin: {{name: 王{index}, email: sec{index}@{name}.gov.cn}}
     auditAdmin:    {{name: 赵{index}, email: audit{index}@{name}.gov.cn}}
   access:
@@ -103,11 +107,16 @@ spec:
 """
 
 
+def org_code(index: int) -> str:
+    """A valid GB 32100 code, unique per index."""
+    base = f"11330100MB{index:07d}"
+    return base + check_character(base)
+
+
 def tenant_text(index: int) -> str:
     """The file of synthetic tenant number `index` (two explicit /24s, one allocated)."""
     block = 2 * index + 256  # leave 10.0.x.0/24 free for the allocated networks
-    base = f"11330100MB{index:07d}"
-    return TENANT.format(name=f"t{index:05d}", index=index, org=base + check_character(base),
+    return TENANT.format(name=f"t{index:05d}", index=index, org=org_code(index),
                          level=3 if index % 3 == 0 else 2, tier="medium" if index % 2 else "small",
                          cores=32 + index % 4 * 8, a=block // 256, b=block % 256, b1=block % 256 + 1)
 
