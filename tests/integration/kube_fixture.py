@@ -1,6 +1,6 @@
 """A session-wide Kubernetes sandbox for the tests that need only the Kubernetes half.
 
-Port offset 20000 keeps it clear of a developer's own sandbox (offset 0) on the same machine. The shared
+Port offset 5000 keeps it clear of a developer's own sandbox (offset 0) on the same machine. The shared
 conftest may later take over this fixture; until then test modules import it.
 """
 
@@ -13,7 +13,8 @@ import pytest
 from gcloud.sandbox.kubernetes import KubernetesSandbox
 from gcloud.sandbox.process import SandboxDirs
 
-KUBE_TEST_PORT_OFFSET = 20000
+KUBE_TEST_PORT_OFFSET = 5000
+"""A second Kubernetes (etcd 28790, kube-apiserver 11443): beside the session sandbox, below the ephemeral range."""
 
 
 @pytest.fixture(scope="session")
