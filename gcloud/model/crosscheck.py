@@ -260,14 +260,21 @@ def _namespaces_fit(item: Loaded) -> Iterator[Problem]:
                                    f"{format_quantity(total)}, over the tenant-wide {limit}", "quota-exceeds")
 
 
-def check_parent_quotas(items: list[Loaded], platform: Platform) -> Iterator[Problem]:
-    """Sub-units' OpenStack quotas, summed per key, fit in what their parent grants."""
+def _sub_units(items: list[Loaded]) -> tuple[dict[str, Loaded], dict[str, list[Loaded]]]:
+    """(tenants by name, sub-units by parent name) of the parents present in the set."""
     by_name = {item.name: item for item in items}
     children: dict[str, list[Loaded]] = defaultdict(list)
     for item in items:
         parent = item.tenant.metadata.parent
         if parent in by_name:
             children[parent].append(item)
+    return by_name, children
+
+
+def check_parent_quotas(items: list[Loaded], platform: Platform) -> Iterator[Problem]:
+    """Sub-units' OpenStack and Kubernetes quotas, summed per key, fit in what their parent grants."""
+    by_name, children = _sub_units(items)
+    yield from _parent_kube_quotas(by_name, children)
     for parent_name, kids in children.items():
         parent_quota = effective_quota(by_name[parent_name].tenant, platform)
         sums: dict[tuple[str, str], int] = defaultdict(int)
@@ -285,3 +292,53 @@ def check_parent_quotas(items: list[Loaded], platform: Platform) -> Iterator[Pro
                     yield child.problem(("spec", "openstack", "quota", service, key),
                                         f"sub-units of {parent_name} ask for {shown} in all, over the "
                                         f"{granted} the parent grants", "quota-exceeds-parent")
+
+
+def _parent_kube_quotas(by_name: Mapping[str, Loaded], children: Mapping[str, list[Loaded]]) -> Iterator[Problem]:
+    """A key the parent's tenant-wide Kubernetes quota bounds is bounded for its sub-units, in sum, too."""
+    for parent_name, kids in children.items():
+        parent_kube = by_name[parent_name].tenant.spec.kubernetes
+        if parent_kube is None:
+            continue
+        for key, granted in sorted(parent_kube.quota.items()):
+            if granted == "-1":
+                continue
+            asks: list[tuple[Loaded, PathKey, Decimal]] = []
+            for child in kids:
+                ask = _kube_ask(child, key)
+                if ask is None:
+                    continue
+                path, amount = ask
+                if amount is None:
+                    yield child.problem(path, f"must set {key}: parent {parent_name} bounds it to {granted}",
+                                        "quota-unbounded")
+                    break
+                asks.append((child, path, amount))
+            else:
+                total = sum((amount for _, _, amount in asks), Decimal(0))
+                if total > parse_quantity(granted):
+                    for child, path, _ in asks:
+                        yield child.problem(path, f"sub-units of {parent_name} ask for {format_quantity(total)} "
+                                            f"of {key} in all, over the {granted} the parent grants",
+                                            "quota-exceeds-parent")
+
+
+def _kube_ask(child: Loaded, key: str) -> tuple[PathKey, Decimal | None] | None:
+    """What a sub-unit asks of one Kubernetes key: its tenant-wide quota, else its namespaces' sum (None: unbounded).
+
+    None when it has no Kubernetes part at all.
+    """
+    kube = child.tenant.spec.kubernetes
+    if kube is None:
+        return None
+    wide = kube.quota.get(key)
+    if wide is not None:
+        path: PathKey = ("spec", "kubernetes", "quota", key)
+        return path, None if wide == "-1" else parse_quantity(wide)
+    total = Decimal(0)
+    for index, namespace in enumerate(kube.namespaces):
+        value = namespace.quota.get(key)
+        if value is None or value == "-1":
+            return ("spec", "kubernetes", "namespaces", index, "quota"), None
+        total += parse_quantity(value)
+    return ("spec", "kubernetes", "quota"), total

@@ -116,6 +116,15 @@ CASES = [
          "tenants/scjgj.yaml", "spec.kubernetes.quota.requests.cpu", "over the tenant-wide"),
     Case("subunit-over-parent", replace("tenants/xhczj.yaml", "tier: small", "tier: large"), "tenants/xhczj.yaml",
          "spec.openstack.quota.compute.cores", "parent grants"),
+    Case("subunit-kubernetes-over-parent",
+         append("tenants/xhczj.yaml", "  kubernetes:\n    cluster: gov-k8s\n    namespaces:\n"
+                "      - {name: xhczj-apps, quota: {requests.cpu: \"16\", requests.memory: 8Gi}}\n"
+                "    quota: {requests.cpu: \"30\", requests.memory: 8Gi}\n"),
+         "tenants/xhczj.yaml", "spec.kubernetes.quota.requests.cpu", "over the 24 the parent grants"),
+    Case("subunit-kubernetes-unbounded",
+         append("tenants/xhczj.yaml", "  kubernetes:\n    cluster: gov-k8s\n    namespaces:\n"
+                "      - {name: xhczj-apps, quota: {pods: \"10\"}}\n"),
+         "tenants/xhczj.yaml", "spec.kubernetes.namespaces[0].quota", "parent czj bounds it to 24"),
     Case("bad-quantity", replace("tenants/jyj.yaml", "requests.memory: 8Gi", "requests.memory: 8GB"),
          "tenants/jyj.yaml", "spec.kubernetes.namespaces[0].quota.requests.memory", "quantity"),
     Case("bad-email", replace("tenants/jyj.yaml", "linxiao@jyj.hz.gov.cn", "linxiao-at-jyj"), "tenants/jyj.yaml",
