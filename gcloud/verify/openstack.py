@@ -5,12 +5,15 @@ platform's domain, put in every group of the tenant (so it holds exactly what th
 the same role assignments govcloud made, and a leak through any one group shows), used, and deleted in a
 `finally`. Its random password lives only in this
 process's memory. Where the identity backend refuses group changes (LDAP, federation), the user gets the
-group's role directly on the project instead.
+group's role directly on the project instead. A run killed before its `finally` leaves its user behind: the user's
+name carries its creation time, and the next check of that tenant deletes the tenant's verifiers older than an
+hour (a check running elsewhere at the same time is never touched).
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 CHECKS = ("keystone-foreign-assignments", "keystone-token-projects", "neutron-token-networks")
+
+VERIFIER_PREFIX = "govcloud-verify-"
+STALE_VERIFIER_S = 3600
+"""A verifier user older than this was left by a run that was killed: no check takes an hour."""
 
 UserConnect = Callable[["Connection", str, str, str], "Connection"]
 """(admin connection, user id, password, project id) -> a connection authenticated as that user."""
@@ -54,8 +61,9 @@ def verifier(conn: Connection, tenant: str, project_id: str, dom_id: str, group_
     """A throw-away member of the tenant: (user id, its own connection); deleted whatever happens."""
     password = secrets.token_urlsafe(24)
     ident = identity(conn)
+    sweep_stale_verifiers(conn, tenant, dom_id)
     user = with_retry("create verifier user", lambda: ident.create_user(
-        name=f"govcloud-verify-{tenant}-{secrets.token_hex(4)}", domain_id=dom_id, password=password,
+        name=verifier_name(tenant, time.time()), domain_id=dom_id, password=password,
         description=f"govcloud verify {tenant}: temporary, deleted after the check", is_enabled=True))
     user_id = str(user.id)
     try:
@@ -64,6 +72,29 @@ def verifier(conn: Connection, tenant: str, project_id: str, dom_id: str, group_
         yield user_id, connect(conn, user_id, password, project_id)
     finally:
         with_retry("delete verifier user", lambda: ident.delete_user(user_id, ignore_missing=True))
+
+
+def verifier_name(tenant: str, created: float) -> str:
+    """`govcloud-verify-<tenant>-<unix time>-<random>`: whose it is and since when, for the sweep."""
+    return f"{VERIFIER_PREFIX}{tenant}-{int(created)}-{secrets.token_hex(4)}"
+
+
+def stale_verifier(name: str, tenant: str, now: float) -> bool:
+    """Whether `name` is one of this tenant's verifiers, created over STALE_VERIFIER_S ago."""
+    rest = name.removeprefix(f"{VERIFIER_PREFIX}{tenant}-")
+    created = rest.split("-")[0]
+    return rest != name and created.isdigit() and now - int(created) > STALE_VERIFIER_S
+
+
+def sweep_stale_verifiers(conn: Connection, tenant: str, dom_id: str, now: float | None = None) -> list[str]:
+    """Delete the tenant's verifier users that killed runs left behind; their names."""
+    ident = identity(conn)
+    moment = time.time() if now is None else now
+    stale = [user for user in with_retry("list verifier users", lambda: list(ident.users(domain_id=dom_id)))
+             if stale_verifier(str(user.name), tenant, moment)]
+    for user in stale:
+        with_retry("delete stale verifier user", partial(ident.delete_user, user.id, ignore_missing=True))
+    return [str(user.name) for user in stale]
 
 
 def _join(conn: Connection, user_id: str, project_id: str, group_ids: list[str], fallback_role: str | None) -> bool:

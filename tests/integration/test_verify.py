@@ -9,6 +9,7 @@ nothing (counted through openstacksdk and the kubernetes client).
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from gcloud.engine.stack import StackResult
 from gcloud.model import Fleet, load_fleet
 from gcloud.providers import credentials
 from gcloud.verify import CheckResult, group_owners, verify_tenant
+from gcloud.verify.openstack import verifier_name
 
 pytestmark = pytest.mark.integration
 
@@ -137,6 +139,23 @@ def test_verify_passes_on_what_govcloud_built(applied: dict[str, StackResult], f
         assert set(results) == {"keystone-foreign-assignments", "keystone-token-projects", "neutron-token-networks",
                                 "k8s-own-access", "k8s-cross-tenant-access", "k8s-default-deny"}
         assert all(r.passed for r in results.values()), results
+
+
+def test_verify_deletes_verifier_users_a_killed_run_left_behind(applied: dict[str, StackResult], fleet: Fleet,
+                                                                  admin: openstack.connection.Connection) -> None:
+    now = time.time()
+    left = admin.identity.create_user(name=verifier_name("vfa", now - 2 * 3600), domain_id="default")
+    running = admin.identity.create_user(name=verifier_name("vfa", now - 60), domain_id="default")
+    other = admin.identity.create_user(name=verifier_name("vfb", now - 2 * 3600), domain_id="default")
+    try:
+        assert failed(fleet, "vfa") == {}
+        names = {user.name for user in admin.identity.users(domain_id="default")}
+        assert left.name not in names
+        assert {running.name, other.name} <= names  # a check of now, and another tenant's, are left alone
+        assert not any(name.startswith("govcloud-verify-vfa-") and name not in (running.name,) for name in names)
+    finally:
+        for user in (left, running, other):
+            admin.identity.delete_user(user.id, ignore_missing=True)
 
 
 def test_verify_fails_on_a_cross_tenant_role_assignment(applied: dict[str, StackResult], fleet: Fleet,

@@ -76,3 +76,14 @@ def test_group_owners_across_the_fleet() -> None:
     specs = [{"metadata": {"name": "czj"}, "spec": {"access": [{"group": "czj-staff", "role": "member"}]}},
              {"metadata": {"name": "sjj"}, "spec": {"access": []}}]
     assert group_owners(specs) == {"czj-staff": "czj"}
+
+
+def test_only_this_tenants_verifiers_older_than_an_hour_are_stale() -> None:
+    from gcloud.verify.openstack import stale_verifier, verifier_name
+
+    now = 1_800_000_000.0
+    assert stale_verifier(verifier_name("czj", now - 3601), "czj", now)
+    assert not stale_verifier(verifier_name("czj", now - 60), "czj", now)
+    assert not stale_verifier(verifier_name("czj-x", now - 7200), "czj", now)  # another tenant, same prefix
+    assert not stale_verifier(verifier_name("czj", now - 7200), "czj-x", now)
+    assert not stale_verifier("alice", "czj", now)
