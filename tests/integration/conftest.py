@@ -3,8 +3,9 @@
 It runs on port offset 4000 (Keystone 9000, kube-apiserver 10443, etcd 27790, ...) in a directory of its own, so it
 never meets a developer's demo sandbox (offset 0) or the benchmarks' (2000, 3000). Every port stays below Linux's
 ephemeral range (32768 and up), where a client connection of the moment could already hold it. A failure to come
-up is an error of every test that needs it, never a skip. `GOVCLOUD_TEST_SANDBOX_DIR` names a fixed directory instead of a fresh temporary one
-(then a second run restarts on the existing state, which is faster); the sandbox is stopped at the end either way.
+up is an error of every test that needs it, never a skip. `GOVCLOUD_TEST_SANDBOX_DIR` names a fixed directory
+instead of a fresh temporary one (then a second run restarts on the existing state, which is faster); the sandbox
+is stopped at the end either way.
 """
 
 from __future__ import annotations
