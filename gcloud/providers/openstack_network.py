@@ -1,16 +1,20 @@
 """Neutron objects of a tenant as Pulumi dynamic resources: networks, subnets, router, interfaces, security groups.
 
 All are created by the admin identity inside the tenant's project (`project_id=...`), so they count against the
-tenant's quota and are visible to its members. A create first looks for an object of the same name in the
-project (what an interrupted run, or a create whose answer was lost, left behind) and adopts it; the project
-belongs to govcloud, so a same-named object in it is ours.
+tenant's quota and are visible to its members. A create first looks for the object it would make (by name in the
+project; a subnet by its network and CIDR), which is what an interrupted run, or a create whose answer was lost,
+left behind, and adopts it; the project belongs to govcloud, so such an object in it is ours.
+
+That find-or-create, update, read-back and delete shape is written once, in `_NeutronProvider` (read and delete by
+id) and `_AdoptingProvider` (create and update); each provider only says how its kind is found, created, updated,
+read back and deleted. Router interfaces (identified by router and subnet, not by an id) stand apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
@@ -23,144 +27,198 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 
-class NetworkProvider(GovProvider):
-    """A tenant network; `shared` is declared (False) so that sharing it by hand shows up as drift."""
+class _NeutronProvider(GovProvider):
+    """Read back and delete by id, alike for every kind: a missing object reads as gone, and deleting one is done."""
 
-    replace_keys = frozenset({"cloud", "projectId"})
+    kind: ClassVar[str]
+    """What the messages call it: "network", "security group rule"."""
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        network, created = ensure(
-            f"create network {p['name']}",
-            first(lambda: conn.network.networks(name=p["name"], project_id=p["projectId"])),
-            lambda: conn.network.create_network(name=p["name"], project_id=p["projectId"],
-                                                description=p["description"], is_shared=p["shared"]))
-        if not created:
-            self._update(conn, str(network.id), p)
-        return CreateResult(str(network.id), p)
+    def _get(self, conn: Connection, id_: str) -> Any:
+        raise NotImplementedError
 
-    @staticmethod
-    def _update(conn: Connection, network_id: str, p: Mapping[str, Any]) -> None:
-        with_retry(f"update network {p['name']}", lambda: conn.network.update_network(
-            network_id, name=p["name"], description=p["description"], is_shared=p["shared"]))
+    def _live(self, conn: Connection, id_: str, thing: Any, p: Mapping[str, Any]) -> dict[str, Any]:
+        """The inputs as the live object has them: what a refresh records, so that drift shows up in the diff."""
+        return {}
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        p = inputs_of(_news)
-        self._update(connection(p), _id, p)
-        return UpdateResult(p)
+    def _remove(self, conn: Connection, id_: str) -> None:
+        """Delete it, failing with a 404 when it is gone (which `gone` then counts as done)."""
+        raise NotImplementedError
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = inputs_of(props)
         conn = connection(p)
-        network = found(f"read network {id_}", lambda: conn.network.get_network(id_))
-        if network is None:
+        thing = found(f"read {self.kind} {id_}", lambda: self._get(conn, id_))
+        if thing is None:
             return ReadResult("", {})
-        return ReadResult(id_, {**p, "name": network.name, "description": network.description or "",
-                                "projectId": network.project_id, "shared": bool(network.is_shared)})
+        return ReadResult(id_, {**p, **self._live(conn, id_, thing, p)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         conn = connection(inputs_of(_props))
-        gone(f"delete network {_id}", lambda: conn.network.delete_network(_id, ignore_missing=False))
+        gone(f"delete {self.kind} {_id}", lambda: self._remove(conn, _id))
 
 
-class SubnetProvider(GovProvider):
+class _AdoptingProvider(_NeutronProvider):
+    """An object that is edited in place: a create adopts a leftover (see the module) and updates it to the inputs.
+
+    The outputs are the inputs plus `_computed`; `_finish` runs after every create and update.
+    """
+
+    def _create(self, conn: Connection, p: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
+        """The listing, filtered to what a create would make; its first entry is adopted."""
+        raise NotImplementedError
+
+    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+        """Set the updatable inputs on `target` (an id, or the object as found)."""
+        raise NotImplementedError
+
+    def _label(self, p: Mapping[str, Any]) -> str:
+        """How the create message names it."""
+        return str(p["name"])
+
+    def _computed(self, conn: Connection, p: Mapping[str, Any]) -> dict[str, Any]:
+        """Outputs that are not inputs (the `computed_keys`), worked out before the object is written."""
+        return {}
+
+    def _finish(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> None:
+        """What the object needs beyond its own attributes, once it exists with them."""
+
+    def _write(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> None:
+        with_retry(f"update {self.kind} {p['name']}", lambda: self._update(conn, target, p))
+
+    def _adopt(self, conn: Connection, thing: Any, p: Mapping[str, Any]) -> None:
+        """Bring a leftover found by `create` to the inputs (by its id)."""
+        self._write(conn, str(thing.id), p)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = inputs_of(props)
+        conn = connection(p)
+        outs = {**p, **self._computed(conn, p)}
+        thing, created = ensure(f"create {self.kind} {self._label(p)}", first(lambda: self._find(conn, p)),
+                                lambda: self._create(conn, outs))
+        thing_id = str(thing.id)
+        if not created:
+            self._adopt(conn, thing, outs)
+        self._finish(conn, thing_id, outs)
+        return CreateResult(thing_id, outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        p = inputs_of(_news)
+        conn = connection(p)
+        outs = {**p, **self._computed(conn, p)}
+        self._write(conn, _id, outs)
+        self._finish(conn, _id, outs)
+        return UpdateResult(outs)
+
+
+class NetworkProvider(_AdoptingProvider):
+    """A tenant network; `shared` is declared (False) so that sharing it by hand shows up as drift."""
+
+    replace_keys = frozenset({"cloud", "projectId"})
+    kind = "network"
+
+    def _create(self, conn: Connection, p: Mapping[str, Any]) -> Any:
+        return conn.network.create_network(name=p["name"], project_id=p["projectId"], description=p["description"],
+                                           is_shared=p["shared"])
+
+    def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
+        return conn.network.networks(name=p["name"], project_id=p["projectId"])
+
+    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+        return conn.network.update_network(target, name=p["name"], description=p["description"],
+                                           is_shared=p["shared"])
+
+    def _get(self, conn: Connection, id_: str) -> Any:
+        return conn.network.get_network(id_)
+
+    def _live(self, conn: Connection, id_: str, network: Any, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": network.name, "description": network.description or "", "projectId": network.project_id,
+                "shared": bool(network.is_shared)}
+
+    def _remove(self, conn: Connection, id_: str) -> None:
+        conn.network.delete_network(id_, ignore_missing=False)
+
+
+class SubnetProvider(_AdoptingProvider):
     """An IPv4 subnet; a new CIDR or network means a new subnet (deleted first: CIDRs may not overlap)."""
 
     replace_keys = frozenset({"cloud", "projectId", "networkId", "cidr"})
     delete_before_replace = True
+    kind = "subnet"
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        subnet, created = ensure(
-            f"create subnet {p['name']} {p['cidr']}",
-            first(lambda: conn.network.subnets(network_id=p["networkId"], cidr=p["cidr"])),
-            lambda: conn.network.create_subnet(
-                name=p["name"], project_id=p["projectId"], network_id=p["networkId"], ip_version=4, cidr=p["cidr"],
-                gateway_ip=p["gatewayIp"], dns_nameservers=p["dnsNameservers"], is_dhcp_enabled=p["enableDhcp"]))
-        if not created:
-            self._update(conn, str(subnet.id), p)
-        return CreateResult(str(subnet.id), p)
+    def _label(self, p: Mapping[str, Any]) -> str:
+        return f"{p['name']} {p['cidr']}"
 
-    @staticmethod
-    def _update(conn: Connection, subnet_id: str, p: Mapping[str, Any]) -> None:
-        with_retry(f"update subnet {p['name']}", lambda: conn.network.update_subnet(
-            subnet_id, name=p["name"], gateway_ip=p["gatewayIp"], dns_nameservers=p["dnsNameservers"],
-            is_dhcp_enabled=p["enableDhcp"]))
+    def _create(self, conn: Connection, p: Mapping[str, Any]) -> Any:
+        return conn.network.create_subnet(
+            name=p["name"], project_id=p["projectId"], network_id=p["networkId"], ip_version=4, cidr=p["cidr"],
+            gateway_ip=p["gatewayIp"], dns_nameservers=p["dnsNameservers"], is_dhcp_enabled=p["enableDhcp"])
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        p = inputs_of(_news)
-        self._update(connection(p), _id, p)
-        return UpdateResult(p)
+    def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
+        return conn.network.subnets(network_id=p["networkId"], cidr=p["cidr"])
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        subnet = found(f"read subnet {id_}", lambda: conn.network.get_subnet(id_))
-        if subnet is None:
-            return ReadResult("", {})
-        return ReadResult(id_, {**p, "name": subnet.name, "cidr": subnet.cidr, "gatewayIp": subnet.gateway_ip,
-                                "dnsNameservers": list(subnet.dns_nameservers or []),
-                                "enableDhcp": bool(subnet.is_dhcp_enabled), "networkId": subnet.network_id})
+    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+        return conn.network.update_subnet(target, name=p["name"], gateway_ip=p["gatewayIp"],
+                                          dns_nameservers=p["dnsNameservers"], is_dhcp_enabled=p["enableDhcp"])
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        conn = connection(inputs_of(_props))
-        gone(f"delete subnet {_id}", lambda: conn.network.delete_subnet(_id, ignore_missing=False))
+    def _get(self, conn: Connection, id_: str) -> Any:
+        return conn.network.get_subnet(id_)
+
+    def _live(self, conn: Connection, id_: str, subnet: Any, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": subnet.name, "cidr": subnet.cidr, "gatewayIp": subnet.gateway_ip,
+                "dnsNameservers": list(subnet.dns_nameservers or []), "enableDhcp": bool(subnet.is_dhcp_enabled),
+                "networkId": subnet.network_id}
+
+    def _remove(self, conn: Connection, id_: str) -> None:
+        conn.network.delete_subnet(id_, ignore_missing=False)
 
 
-class RouterProvider(GovProvider):
+class RouterProvider(_AdoptingProvider):
     """The tenant's router with its gateway on a platform external network (`snat` per the tenant file)."""
 
     replace_keys = frozenset({"cloud", "projectId"})
     computed_keys = frozenset({"externalNetworkId"})
+    kind = "router"
 
-    @staticmethod
-    def _gateway(conn: Connection, p: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _computed(self, conn: Connection, p: Mapping[str, Any]) -> dict[str, Any]:
         external = found(f"find external network {p['externalNetwork']}", lambda: conn.network.find_network(
             p["externalNetwork"], ignore_missing=False))
         if external is None or not external.is_router_external:
             raise ProviderError(f"external network {p['externalNetwork']!r} does not exist or is not external "
                                 f"(platform.yaml spec.openstack.clouds[].externalNetworks)")
-        return str(external.id), {"network_id": external.id, "enable_snat": bool(p["snat"])}
+        return {"externalNetworkId": str(external.id)}
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        network_id, gateway = self._gateway(conn, p)
-        router, created = ensure(
-            f"create router {p['name']}",
-            first(lambda: conn.network.routers(name=p["name"], project_id=p["projectId"])),
-            lambda: conn.network.create_router(name=p["name"], project_id=p["projectId"],
-                                               external_gateway_info=gateway))
-        if not created:
-            with_retry(f"update router {p['name']}", lambda: conn.network.update_router(
-                router, name=p["name"], external_gateway_info=gateway))
-        return CreateResult(str(router.id), {**p, "externalNetworkId": network_id})
+    @staticmethod
+    def _gateway(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {"network_id": p["externalNetworkId"], "enable_snat": bool(p["snat"])}
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        p = inputs_of(_news)
-        conn = connection(p)
-        network_id, gateway = self._gateway(conn, p)
-        with_retry(f"update router {p['name']}", lambda: conn.network.update_router(
-            _id, name=p["name"], external_gateway_info=gateway))
-        return UpdateResult({**p, "externalNetworkId": network_id})
+    def _create(self, conn: Connection, p: Mapping[str, Any]) -> Any:
+        return conn.network.create_router(name=p["name"], project_id=p["projectId"],
+                                          external_gateway_info=self._gateway(p))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        router = found(f"read router {id_}", lambda: conn.network.get_router(id_))
-        if router is None:
-            return ReadResult("", {})
+    def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
+        return conn.network.routers(name=p["name"], project_id=p["projectId"])
+
+    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+        return conn.network.update_router(target, name=p["name"], external_gateway_info=self._gateway(p))
+
+    def _adopt(self, conn: Connection, router: Any, p: Mapping[str, Any]) -> None:
+        self._write(conn, router, p)  # `update_router` gets the listed router itself, as it always has here
+
+    def _get(self, conn: Connection, id_: str) -> Any:
+        return conn.network.get_router(id_)
+
+    def _live(self, conn: Connection, id_: str, router: Any, p: Mapping[str, Any]) -> dict[str, Any]:
         info = router.external_gateway_info or {}
         live_network = info.get("network_id") or ""
         external = p["externalNetwork"] if live_network == p.get("externalNetworkId") else live_network
-        return ReadResult(id_, {**p, "name": router.name, "externalNetwork": external,
-                                "externalNetworkId": live_network, "snat": bool(info.get("enable_snat"))})
+        return {"name": router.name, "externalNetwork": external, "externalNetworkId": live_network,
+                "snat": bool(info.get("enable_snat"))}
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        conn = connection(inputs_of(_props))
-        gone(f"delete router {_id}", lambda: conn.network.delete_router(_id, ignore_missing=False))
+    def _remove(self, conn: Connection, id_: str) -> None:
+        conn.network.delete_router(id_, ignore_missing=False)
 
 
 class RouterInterfaceProvider(GovProvider):
@@ -210,24 +268,21 @@ def _create_rule_once(conn: Connection, **rule: Any) -> None:
             raise
 
 
-class SecurityGroupProvider(GovProvider):
+class SecurityGroupProvider(_AdoptingProvider):
     """A security group; `removeDefaultEgress` deletes Neutron's allow-all egress rules (and puts them back)."""
 
     replace_keys = frozenset({"cloud", "projectId"})
+    kind = "security group"
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        group, created = ensure(
-            f"create security group {p['name']}",
-            first(lambda: conn.network.security_groups(name=p["name"], project_id=p["projectId"])),
-            lambda: conn.network.create_security_group(name=p["name"], project_id=p["projectId"],
-                                                       description=p["description"]))
-        group_id = str(group.id)
-        if not created:
-            self._update(conn, group_id, p)
-        self._egress(conn, group_id, p)
-        return CreateResult(group_id, p)
+    def _create(self, conn: Connection, p: Mapping[str, Any]) -> Any:
+        return conn.network.create_security_group(name=p["name"], project_id=p["projectId"],
+                                                  description=p["description"])
+
+    def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
+        return conn.network.security_groups(name=p["name"], project_id=p["projectId"])
+
+    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+        return conn.network.update_security_group(target, name=p["name"], description=p["description"])
 
     @staticmethod
     def _defaults(conn: Connection, group_id: str) -> list[Any]:
@@ -235,8 +290,9 @@ class SecurityGroupProvider(GovProvider):
                            lambda: list(conn.network.security_group_rules(security_group_id=group_id)))
         return [rule for rule in rules if is_default_egress(rule)]
 
-    def _egress(self, conn: Connection, group_id: str, p: Mapping[str, Any]) -> None:
-        defaults = self._defaults(conn, group_id)
+    def _finish(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> None:
+        """Delete or restore the default egress rules, as `removeDefaultEgress` says."""
+        defaults = self._defaults(conn, id_)
         if p["removeDefaultEgress"]:
             for rule in defaults:
                 gone(f"delete default egress rule {rule.id}",
@@ -244,44 +300,29 @@ class SecurityGroupProvider(GovProvider):
             return
         for ethertype in sorted({"IPv4", "IPv6"} - {rule.ether_type for rule in defaults}):
             with_retry(f"restore default {ethertype} egress of {p['name']}",
-                       partial(_create_rule_once, conn, security_group_id=group_id, direction="egress",
+                       partial(_create_rule_once, conn, security_group_id=id_, direction="egress",
                                ethertype=ethertype, project_id=p["projectId"]))
 
-    @staticmethod
-    def _update(conn: Connection, group_id: str, p: Mapping[str, Any]) -> None:
-        with_retry(f"update security group {p['name']}", lambda: conn.network.update_security_group(
-            group_id, name=p["name"], description=p["description"]))
+    def _get(self, conn: Connection, id_: str) -> Any:
+        return conn.network.get_security_group(id_)
 
-    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        p = inputs_of(_news)
-        conn = connection(p)
-        self._update(conn, _id, p)
-        self._egress(conn, _id, p)
-        return UpdateResult(p)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        group = found(f"read security group {id_}", lambda: conn.network.get_security_group(id_))
-        if group is None:
-            return ReadResult("", {})
+    def _live(self, conn: Connection, id_: str, group: Any, p: Mapping[str, Any]) -> dict[str, Any]:
         present = {rule.ether_type for rule in self._defaults(conn, id_)}
         # What the live group amounts to, in the input's terms: any default left when they should be gone reads
         # as False, a missing one when they should be there reads as True; either way the diff repairs it.
         flag = not present if p["removeDefaultEgress"] else present != {"IPv4", "IPv6"}
-        return ReadResult(id_, {**p, "name": group.name, "description": group.description or "",
-                                "removeDefaultEgress": flag})
+        return {"name": group.name, "description": group.description or "", "removeDefaultEgress": flag}
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        conn = connection(inputs_of(_props))
-        gone(f"delete security group {_id}", lambda: conn.network.delete_security_group(_id, ignore_missing=False))
+    def _remove(self, conn: Connection, id_: str) -> None:
+        conn.network.delete_security_group(id_, ignore_missing=False)
 
 
-class SecurityGroupRuleProvider(GovProvider):
+class SecurityGroupRuleProvider(_NeutronProvider):
     """One rule; Neutron rules cannot be edited, so every change is a replacement."""
 
     replace_keys = frozenset({"cloud", "projectId", "securityGroupId", "direction", "ethertype", "protocol",
                               "portMin", "portMax", "remoteCidr", "description"})
+    kind = "security group rule"
 
     @staticmethod
     def _attrs(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -315,16 +356,11 @@ class SecurityGroupRuleProvider(GovProvider):
         return next((rule for rule in rules if rule.ether_type == attrs["ethertype"]
                      and all(getattr(rule, key) == attrs[key] for key in keys)), None)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        p = inputs_of(props)
-        conn = connection(p)
-        rule = found(f"read security group rule {id_}", lambda: conn.network.get_security_group_rule(id_))
-        return ReadResult("", {}) if rule is None else ReadResult(id_, p)
+    def _get(self, conn: Connection, id_: str) -> Any:
+        return conn.network.get_security_group_rule(id_)
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        conn = connection(inputs_of(_props))
-        gone(f"delete security group rule {_id}",
-             lambda: conn.network.delete_security_group_rule(_id, ignore_missing=False))
+    def _remove(self, conn: Connection, id_: str) -> None:
+        conn.network.delete_security_group_rule(id_, ignore_missing=False)
 
 
 # --- Resources ------------------------------------------------------------------------------------------------
