@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+from pathlib import Path
 
 import pytest
 
 from gcloud.engine.errors import ConcurrentUpdate, ProgramFailure
 from gcloud.engine.events import ChangeOp, EventKind, ResourceChange, StackEvent
-from gcloud.engine.runner import JobResult, StackJob, load_program, raise_first
+from gcloud.engine.runner import JobResult, StackJob, load_program, raise_first, run_stacks
+from gcloud.engine.settings import EngineSettings
 from gcloud.engine.stack import Operation, StackResult
+from gcloud.engine.toolchain import LAUNCHER, Toolchain
 
 
 def make_program(greeting: str) -> object:
@@ -71,3 +75,22 @@ def test_results_and_events_pickle_back_to_the_parent() -> None:
     assert ok.result is not None and ok.result.counts == {"update": 1} and ok.result.summary() == "1 update (1.5s)"
     with pytest.raises(ConcurrentUpdate):
         raise_first([ok, failed])
+
+
+def die_now() -> object:
+    """A program factory whose worker dies at once, as one killed by the OOM killer or by hand would."""
+    os._exit(3)
+
+
+def test_a_worker_that_dies_fails_its_own_job_and_the_others_still_report(tmp_path: Path) -> None:
+    toolchain = Toolchain(pulumi=tmp_path / "engine" / "bin" / "pulumi", version="3.259.0", source="cache",
+                          launcher=tmp_path / "plugins" / LAUNCHER)
+    settings = EngineSettings.from_environment(tmp_path, environ={"PULUMI_CONFIG_PASSPHRASE": "pw"},
+                                               toolchain=toolchain)
+    lines: list[StackEvent] = []
+    dead, bad = run_stacks([StackJob("dept-a", "up", program=f"{__name__}:die_now"),
+                            StackJob("dept-b", "up", program=f"{__name__}:not_a_factory")],
+                           parallel=2, settings=settings, on_event=lines.append)
+    assert not dead.ok and "worker process exited with code 3" in str(dead.error)
+    assert not bad.ok and isinstance(bad.error, ProgramFailure) and "returned int" in str(bad.error)
+    assert [(line.stack, line.kind) for line in lines] == [("dept-a", EventKind.FAILED)]
