@@ -34,8 +34,11 @@ def emit_json(document: Any) -> None:
 
 
 def table(*columns: str) -> Table:
-    """A plain table with the given column headers."""
+    """A plain table with the given column headers; a cell too wide for the terminal folds, never loses text.
+
+    (A Chinese display name has no spaces to wrap at: rich's default would cut it short with an ellipsis.)
+    """
     result = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for column in columns:
-        result.add_column(column)
+        result.add_column(column, overflow="fold")
     return result

@@ -68,3 +68,19 @@ def test_every_command_has_help_with_example(run_cli) -> None:  # type: ignore[n
         result = run_cli(*command, "--help")
         assert result.code == 0
         assert "Example" in result.stdout, command
+
+
+def test_a_narrow_terminal_folds_chinese_names_instead_of_cutting_them() -> None:
+    from rich.console import Console
+
+    from cli.output import table
+
+    name = "市数据资源管理局（市大数据发展管理中心）"
+    grid = table("tenant", "name", "change", "status", "detail")
+    grid.add_row("sjj", name, "new", "ok", "19 create in 4.1 s, with a long detail that has to wrap as well")
+    console = Console(width=50, record=True, highlight=False)
+    console.print(grid)
+    text = console.export_text()
+    assert "…" not in text
+    rest = iter("".join(text.split()))
+    assert all(char in rest for char in name)  # every character, in order, though folded over lines
