@@ -95,7 +95,8 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
           output_format: OutputFormat = Format.table) -> None:
     """Provision the changed tenants: several at once, live progress, a summary table at the end.
 
-    One tenant's failure never stops the others; exit 1 if any failed. Frozen tenants are refused.
+    One tenant's failure never stops the others; exit 1 if any failed, or if a frozen tenant's changes were
+    held back (frozen tenants are never applied).
 
     Example: govcloud apply tenants/ --parallel 4 --yes
     """
@@ -110,7 +111,7 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
         typer.confirm(f"Apply {len(pending)} tenant(s): {', '.join(pending)}?", abort=True)
     report = run.apply(prepared, settings, everything=everything, parallel=parallel, on_event=_progress)
     _render(report, output_format)
-    if report.failed:
+    if report.failed or report.held_back:
         raise typer.Exit(1)
 
 

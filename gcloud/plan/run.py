@@ -73,6 +73,12 @@ class RunReport:
     def failed(self) -> bool:
         return any(outcome.status is Status.FAILED for outcome in self.outcomes)
 
+    @property
+    def held_back(self) -> bool:
+        """A frozen tenant's file changed but the cloud was left as it was: a script must not read that as done."""
+        return any(outcome.status is Status.FROZEN and outcome.change != Change.UNCHANGED.value
+                   for outcome in self.outcomes)
+
 
 @dataclass(frozen=True)
 class Prepared:
