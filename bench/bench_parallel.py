@@ -109,8 +109,6 @@ def _kind(cmdline: str, parent: str) -> str:
         return "worker (Automation API + inline program)" if forked else "worker fork server (imports)"
     if "provider_host --serve" in cmdline:
         return "dynamic provider process" if forked else "provider host (imports)"
-    if "spawn_main" in cmdline:
-        return "worker (Automation API + inline program)"
     if "pulumi.dynamic" in cmdline:
         return "dynamic provider process"
     if "provider_host" in cmdline:

@@ -50,6 +50,7 @@ PRELOAD = ("dill", "grpc", "google.protobuf.empty_pb2", "pulumi", "pulumi.dynami
            "pydantic.validate_call_decorator")
 """What every provider process imports: loaded once by the host (a module that fails to import is skipped)."""
 
+_SOCKET = "providers.sock"
 _HEADER = struct.Struct("!I")
 _STREAMS = 3  # stdin, stdout, stderr
 
@@ -94,7 +95,7 @@ class ProviderHost:
 
     @property
     def socket_path(self) -> Path:
-        return self.folder / "providers.sock"
+        return self.folder / _SOCKET
 
     @property
     def env(self) -> dict[str, str]:
@@ -106,7 +107,7 @@ class ProviderHost:
         folder = Path(tempfile.mkdtemp(prefix="govcloud-providers-"))  # 0700: only this user reaches the socket
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            listener.bind(str(folder / "providers.sock"))
+            listener.bind(str(folder / _SOCKET))
             listener.listen(64)
             process = subprocess.Popen(
                 [sys.executable, "-m", "gcloud.engine.provider_host", "--serve", str(listener.fileno())],
@@ -146,9 +147,9 @@ def serve(listener_fd: int) -> None:
                 _accept(listener, waiting)
             elif not os.read(sys.stdin.fileno(), 4096):
                 listener.close()
-                _reap(waiting, block=False)
+                _reap(waiting)
                 return
-        _reap(waiting, block=False)
+        _reap(waiting)
 
 
 def _accept(listener: socket.socket, waiting: dict[int, socket.socket]) -> None:
@@ -179,11 +180,11 @@ def _accept(listener: socket.socket, waiting: dict[int, socket.socket]) -> None:
     waiting[pid] = conn
 
 
-def _reap(waiting: dict[int, socket.socket], *, block: bool) -> None:
+def _reap(waiting: dict[int, socket.socket]) -> None:
     """Tell each finished provider's launcher how it ended."""
     while waiting:
         try:
-            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:

@@ -221,7 +221,8 @@ def run_stacks(jobs: Sequence[StackJob], *, parallel: int = 2, on_event: EventSi
 
 
 def _worker_context(jobs: Sequence[StackJob]) -> Any:
-    """Workers forked from a server that imported the engine SDK and the jobs' program modules (once per run)."""
+    """Workers forked from a server that imports the engine SDK and the program modules; multiprocessing starts it
+    with the first run of this process (with that run's preload) and keeps it for later runs."""
     context = multiprocessing.get_context("forkserver")
     programs = {job.program.partition(":")[0] for job in jobs if ":" in job.program}
     context.set_forkserver_preload([__name__, "pulumi.automation", *sorted(programs)])

@@ -27,6 +27,7 @@ from pulumi.automation import (
     UpdateSummary,
 )
 from pulumi.automation._stack import StackInitMode
+from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
 from .errors import MASK, EngineError, EngineFailure, StackNotFound, classify
 from .events import ChangeOp, EventKind, EventSink, Recorder, ResourceChange
@@ -259,21 +260,22 @@ def list_stacks(settings: EngineSettings) -> list[str]:
         raise classify(stdout, stderr, operation="list") from None
 
 
-_SIGNATURE_KEY, _SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
-"""How the engine's events mark a secret value: {_SIGNATURE_KEY: _SECRET_SIGNATURE, "ciphertext": "[secret]"}."""
-
-
 def _output_value(value: Any) -> OutputValue:
     """An output as the events carry it: secret when it, or anything inside it, is marked secret (then masked)."""
-    if isinstance(value, dict) and value.get(_SIGNATURE_KEY) == _SECRET_SIGNATURE:
-        return OutputValue(MASK, secret=True)
-    if isinstance(value, dict | list):
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        inner = {key: _output_value(item) for key, item in items}
-        secret = any(item.secret for item in inner.values())
-        plain = {key: item.value for key, item in inner.items()}
-        return OutputValue(plain if isinstance(value, dict) else list(plain.values()), secret=secret)
-    return OutputValue(value, secret=False)
+    return OutputValue(*_unmarked(value))
+
+
+def _unmarked(value: Any) -> tuple[Any, bool]:
+    """(value with every secret replaced by MASK, whether there was one); events mark secrets as the wire does."""
+    if isinstance(value, dict):
+        if value.get(_special_sig_key) == _special_secret_sig:
+            return MASK, True
+        inner = {key: _unmarked(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in inner.items()}, any(secret for _, secret in inner.values())
+    if isinstance(value, list):
+        items = [_unmarked(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
 
 
 def _masked(outputs: OutputMap | Mapping[str, Any]) -> dict[str, Any]:

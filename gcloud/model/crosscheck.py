@@ -18,7 +18,7 @@ from .effective import effective_quota
 from .parse import located
 from .platform import IpPool, Platform
 from .quantity import format_quantity, parse_quantity
-from .tenant import Tenant
+from .tenant import KubernetesSpec, Tenant
 from .yamlsrc import PathKey, YamlDocument
 
 
@@ -246,18 +246,24 @@ def _namespaces_fit(item: Loaded) -> Iterator[Problem]:
     for key, limit in kube.quota.items():
         if limit == "-1":
             continue
-        total = Decimal(0)
-        for index, namespace in enumerate(kube.namespaces):
-            value = namespace.quota.get(key)
-            if value is None or value == "-1":
-                yield item.problem(("spec", "kubernetes", "namespaces", index, "quota"),
-                                   f"must set {key} because the tenant-wide quota bounds it", "quota-unbounded")
-                break
-            total += parse_quantity(value)
-        else:
-            if total > parse_quantity(limit):
-                yield item.problem(("spec", "kubernetes", "quota", key), f"namespaces' quotas add up to "
-                                   f"{format_quantity(total)}, over the tenant-wide {limit}", "quota-exceeds")
+        total, unbounded_at = _namespaces_total(kube, key)
+        if unbounded_at is not None:
+            yield item.problem(("spec", "kubernetes", "namespaces", unbounded_at, "quota"),
+                               f"must set {key} because the tenant-wide quota bounds it", "quota-unbounded")
+        elif total > parse_quantity(limit):
+            yield item.problem(("spec", "kubernetes", "quota", key), f"namespaces' quotas add up to "
+                               f"{format_quantity(total)}, over the tenant-wide {limit}", "quota-exceeds")
+
+
+def _namespaces_total(kube: KubernetesSpec, key: str) -> tuple[Decimal, int | None]:
+    """The namespaces' quotas of one key added up, and the index of the first one that leaves it unbounded."""
+    total = Decimal(0)
+    for index, namespace in enumerate(kube.namespaces):
+        value = namespace.quota.get(key)
+        if value is None or value == "-1":
+            return total, index
+        total += parse_quantity(value)
+    return total, None
 
 
 def _sub_units(items: list[Loaded]) -> tuple[dict[str, Loaded], dict[str, list[Loaded]]]:
@@ -335,10 +341,7 @@ def _kube_ask(child: Loaded, key: str) -> tuple[PathKey, Decimal | None] | None:
     if wide is not None:
         path: PathKey = ("spec", "kubernetes", "quota", key)
         return path, None if wide == "-1" else parse_quantity(wide)
-    total = Decimal(0)
-    for index, namespace in enumerate(kube.namespaces):
-        value = namespace.quota.get(key)
-        if value is None or value == "-1":
-            return ("spec", "kubernetes", "namespaces", index, "quota"), None
-        total += parse_quantity(value)
+    total, unbounded_at = _namespaces_total(kube, key)
+    if unbounded_at is not None:
+        return ("spec", "kubernetes", "namespaces", unbounded_at, "quota"), None
     return ("spec", "kubernetes", "quota"), total

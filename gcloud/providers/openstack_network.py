@@ -70,8 +70,8 @@ class _AdoptingProvider(_NeutronProvider):
         """The listing, filtered to what a create would make; its first entry is adopted."""
         raise NotImplementedError
 
-    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
-        """Set the updatable inputs on `target` (an id, or the object as found)."""
+    def _update(self, conn: Connection, target: str, p: Mapping[str, Any]) -> object:
+        """Set the updatable inputs on the object with id `target`."""
         raise NotImplementedError
 
     def _label(self, p: Mapping[str, Any]) -> str:
@@ -85,12 +85,8 @@ class _AdoptingProvider(_NeutronProvider):
     def _finish(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> None:
         """What the object needs beyond its own attributes, once it exists with them."""
 
-    def _write(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> None:
+    def _write(self, conn: Connection, target: str, p: Mapping[str, Any]) -> None:
         with_retry(f"update {self.kind} {p['name']}", lambda: self._update(conn, target, p))
-
-    def _adopt(self, conn: Connection, thing: Any, p: Mapping[str, Any]) -> None:
-        """Bring a leftover found by `create` to the inputs (by its id)."""
-        self._write(conn, str(thing.id), p)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = inputs_of(props)
@@ -100,7 +96,7 @@ class _AdoptingProvider(_NeutronProvider):
                                 lambda: self._create(conn, outs))
         thing_id = str(thing.id)
         if not created:
-            self._adopt(conn, thing, outs)
+            self._write(conn, thing_id, outs)
         self._finish(conn, thing_id, outs)
         return CreateResult(thing_id, outs)
 
@@ -126,7 +122,7 @@ class NetworkProvider(_AdoptingProvider):
     def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
         return conn.network.networks(name=p["name"], project_id=p["projectId"])
 
-    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+    def _update(self, conn: Connection, target: str, p: Mapping[str, Any]) -> object:
         return conn.network.update_network(target, name=p["name"], description=p["description"],
                                            is_shared=p["shared"])
 
@@ -159,7 +155,7 @@ class SubnetProvider(_AdoptingProvider):
     def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
         return conn.network.subnets(network_id=p["networkId"], cidr=p["cidr"])
 
-    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+    def _update(self, conn: Connection, target: str, p: Mapping[str, Any]) -> object:
         return conn.network.update_subnet(target, name=p["name"], gateway_ip=p["gatewayIp"],
                                           dns_nameservers=p["dnsNameservers"], is_dhcp_enabled=p["enableDhcp"])
 
@@ -201,11 +197,8 @@ class RouterProvider(_AdoptingProvider):
     def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
         return conn.network.routers(name=p["name"], project_id=p["projectId"])
 
-    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+    def _update(self, conn: Connection, target: str, p: Mapping[str, Any]) -> object:
         return conn.network.update_router(target, name=p["name"], external_gateway_info=self._gateway(p))
-
-    def _adopt(self, conn: Connection, router: Any, p: Mapping[str, Any]) -> None:
-        self._write(conn, router, p)  # `update_router` gets the listed router itself, as it always has here
 
     def _get(self, conn: Connection, id_: str) -> Any:
         return conn.network.get_router(id_)
@@ -281,7 +274,7 @@ class SecurityGroupProvider(_AdoptingProvider):
     def _find(self, conn: Connection, p: Mapping[str, Any]) -> Iterable[Any]:
         return conn.network.security_groups(name=p["name"], project_id=p["projectId"])
 
-    def _update(self, conn: Connection, target: Any, p: Mapping[str, Any]) -> object:
+    def _update(self, conn: Connection, target: str, p: Mapping[str, Any]) -> object:
         return conn.network.update_security_group(target, name=p["name"], description=p["description"])
 
     @staticmethod
