@@ -3,19 +3,18 @@ is missing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from gcloud.doctor import DoctorReport, Status, diagnose
-from gcloud.model import load_platform
-
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, PlatformFile
 
-_MARK = {Status.OK: "[green]ok[/green]", Status.WARN: "[yellow]warn[/yellow]", Status.MISSING: "[red]missing[/red]"}
+if TYPE_CHECKING:
+    from gcloud.doctor import DoctorReport
+
+_MARK = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "missing": "[red]missing[/red]"}
 
 
 def doctor(platform: PlatformFile = DEFAULT_PLATFORM, output_format: OutputFormat = Format.table,
@@ -27,13 +26,16 @@ def doctor(platform: PlatformFile = DEFAULT_PLATFORM, output_format: OutputForma
 
     Example: govcloud doctor --output json
     """
+    from gcloud.doctor import diagnose
+    from gcloud.model import load_platform
+
     clouds: list[str] = []
     contexts: list[str] = []
     if platform.exists():
         spec = load_platform(platform).spec
         clouds = [cloud.name for cloud in spec.openstack.clouds]
         contexts = [cluster.name for cluster in spec.kubernetes.clusters]
-    report = diagnose(Path.cwd(), expected_clouds=clouds, expected_contexts=contexts, timeout=timeout)
+    report = diagnose(expected_clouds=clouds, expected_contexts=contexts, timeout=timeout)
     if output_format is Format.json:
         output.emit_json(_document(report))
     else:
@@ -57,7 +59,7 @@ def _render(report: DoctorReport) -> None:
     table = output.table("check", "status", "detail")
     table.columns[2].overflow = "fold"  # paths are worth more whole than on one line
     for check in report.checks:
-        table.add_row(check.name, _MARK[check.status], escape(check.detail))
+        table.add_row(check.name, _MARK[check.status.value], escape(check.detail))
     for probe in report.clouds:
         mark = "[green]answers[/green]" if probe.answered else (
             "[red]no answer[/red]" if probe.expected else "[yellow]no answer[/yellow]")
@@ -65,7 +67,7 @@ def _render(report: DoctorReport) -> None:
     output.stdout.print(table)
     if not report.clouds:
         output.stdout.print("no clouds.yaml clouds or kubeconfig contexts found")
-    hints = [(c.name, c.hint) for c in report.checks if c.status is not Status.OK and c.hint]
+    hints = [(c.name, c.hint) for c in report.checks if c.status.value != "ok" and c.hint]
     hints += [(f"{p.kind} {p.name}", p.hint) for p in report.clouds if not p.answered and p.hint]
     for name, hint in hints:
         output.stdout.print(f"[bold]fix[/bold] {escape(name)}: {escape(hint)}")

@@ -24,6 +24,15 @@ def problems(items: Iterable[Problem]) -> None:
         stderr.print(f"[red]error[/red] {escape(str(problem))}")
 
 
+def elsewhere(items: Iterable[Problem]) -> None:
+    """One line for the problems of tenant files the command did not name: worth knowing, not the user's."""
+    found = list(items)
+    if found:
+        files = sorted({problem.location.file for problem in found})
+        stderr.print(f"[yellow]note[/yellow] other tenant files of the set have {len(found)} problem(s): "
+                     f"{escape(', '.join(files))} (`govcloud validate` on their folder lists them)")
+
+
 def error(message: str) -> None:
     stderr.print(f"[red]error[/red] {escape(message)}")
 

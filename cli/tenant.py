@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from gcloud.errors import InputError
-from gcloud.model import load_fleet, tenant_files
-from gcloud.model.templates import render_template
 
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, PlatformFile
@@ -30,6 +25,10 @@ def show(name: Annotated[str, typer.Argument(help="Tenant id, e.g. czj.")],
 
     Example: govcloud tenant show czj --output json
     """
+    import yaml
+
+    from gcloud.model import load_fleet
+
     fleet = load_fleet([tenants], platform)
     try:
         doc = fleet.get(name)
@@ -56,38 +55,14 @@ def new(name: Annotated[str, typer.Argument(help="The new tenant id (DNS label, 
     Example: govcloud tenant new sjt --template department --display-name 市审计局
              --set ownerName=王敏 --set ownerEmail=wangmin@sjt.hz.gov.cn
     """
-    variables: dict[str, str] = {"name": name, "displayName": display_name}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError.single("--set", f"expected key=value, got {item!r}", code="bad-option")
-        variables[key] = value
-    text = render_template(tenants / "_templates", template, variables)
-    target = tenants / f"{name}.yaml"
-    if target.exists() and not stdout:
-        raise InputError.single(str(target), "already exists; refusing to overwrite", code="file-exists")
-    _validate_with_others(text, target, tenants, platform)
-    if stdout:
-        typer.echo(text, nl=False)
+    from gcloud.model.newtenant import new_tenant, parse_assignments
+
+    variables = {"displayName": display_name, **parse_assignments(values or [])}
+    made = new_tenant(name, template, variables, tenants, platform, write=not stdout)
+    if not made.written:
+        typer.echo(made.text, nl=False)
         return
-    target.write_text(text, encoding="utf-8")
-    output.stdout.print(f"[green]created[/green] {target} from template {template}")
-
-
-def _validate_with_others(text: str, target: Path, tenants: Path, platform: Path) -> None:
-    """Load the rendered file beside the existing tenants, reporting problems against the target path."""
-    with tempfile.TemporaryDirectory() as scratch:
-        candidate = Path(scratch) / target.name
-        candidate.write_text(text, encoding="utf-8")
-        others = [path for path in tenant_files([tenants]) if path.name != target.name]
-        try:
-            load_fleet([*others, candidate], platform)
-        except InputError as err:
-            shown = str(candidate)
-            raise InputError([
-                dataclasses.replace(p, location=dataclasses.replace(p.location, file=str(target)))
-                if p.location.file == shown else p for p in err.problems
-            ]) from None
+    output.stdout.print(f"[green]created[/green] {made.path} from template {made.template}")
 
 
 def register(app: typer.Typer) -> None:

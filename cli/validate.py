@@ -6,9 +6,6 @@ import json
 
 import typer
 
-from gcloud.model import load_fleet
-from gcloud.model.schema import tenant_json_schema
-
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, tenant_paths
 
@@ -17,21 +14,26 @@ def validate(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
              output_format: OutputFormat = Format.table) -> None:
     """Load tenant files and check them: schema, references into platform.yaml, cross-tenant rules.
 
-    Every problem is printed as `file:line:col field: message`; exit 0 when all is well, 2 on bad input.
+    Named files are checked against the whole tenant set of their folder (references, CIDRs, namespaces), and
+    only their problems count. Every problem is printed as `file:line:col field: message`; exit 0 when all is
+    well, 2 on bad input.
 
-    Example: govcloud validate tenants/ --platform platform.yaml
+    Example: govcloud validate tenants/czj.yaml --platform platform.yaml
     """
+    from gcloud.model import load_fleet
+
     fleet = load_fleet(tenant_paths(paths), platform)
+    output.elsewhere(fleet.elsewhere)
     if output_format is Format.json:
         output.emit_json({"valid": True, "platform": fleet.platform.metadata.name,
                           "tenants": [{"name": d.name, "file": d.label, "displayName": d.tenant.metadata.display_name,
-                                       "digest": d.digest} for d in fleet.tenants]})
+                                       "digest": d.digest} for d in fleet.targets]})
         return
     table = output.table("tenant", "display name", "level", "file")
-    for doc in fleet.tenants:
+    for doc in fleet.targets:
         table.add_row(doc.name, doc.tenant.metadata.display_name, str(doc.tenant.spec.mlps_level), doc.label)
     output.stdout.print(table)
-    output.stdout.print(f"[green]ok[/green] {len(fleet.tenants)} tenants valid against {fleet.platform_path}")
+    output.stdout.print(f"[green]ok[/green] {len(fleet.targets)} tenants valid against {fleet.platform_path}")
 
 
 def schema() -> None:
@@ -39,6 +41,8 @@ def schema() -> None:
 
     Example: govcloud schema > tenant.schema.json
     """
+    from gcloud.model.schema import tenant_json_schema
+
     typer.echo(json.dumps(tenant_json_schema(), ensure_ascii=False, indent=2))
 
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-
-from gcloud.model import load_fleet
-from gcloud.verify import CheckResult, group_owners, verify_tenant
 
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, tenant_paths
@@ -25,24 +21,23 @@ def verify(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
 
     Example: govcloud verify tenants/ --output json
     """
+    from gcloud.model import load_fleet
+    from gcloud.verify import verify_fleet
+
     fleet = load_fleet(tenant_paths(paths), platform)
-    owners = group_owners(doc.effective for doc in fleet.tenants)
-    with ThreadPoolExecutor(parallel) as pool:
-        per_tenant = list(pool.map(lambda doc: verify_tenant(doc.effective, fleet.platform_data, owners=owners),
-                                   fleet.tenants))
-    results: list[CheckResult] = [result for results in per_tenant for result in results]
-    failed = [r for r in results if not r.passed]
+    output.elsewhere(fleet.elsewhere)
+    report = verify_fleet(fleet, parallel=parallel)
     if output_format is Format.json:
-        output.emit_json({"passed": not failed, "checks": [dataclasses.asdict(r) for r in results]})
+        output.emit_json({"passed": not report.failed, "checks": [dataclasses.asdict(c) for c in report.checks]})
     else:
         table = output.table("tenant", "check", "result", "detail")
-        for r in results:
-            mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
-            table.add_row(r.tenant, r.check, mark, escape(r.detail))
+        for check in report.checks:
+            mark = "[green]pass[/green]" if check.passed else "[red]FAIL[/red]"
+            table.add_row(check.tenant, check.check, mark, escape(check.detail))
         output.stdout.print(table)
-        output.stdout.print(f"{len(results) - len(failed)} of {len(results)} checks passed "
-                            f"for {len(fleet.tenants)} tenants")
-    if failed:
+        output.stdout.print(f"{len(report.checks) - len(report.failed)} of {len(report.checks)} checks passed "
+                            f"for {report.tenants} tenants")
+    if report.failed:
         raise typer.Exit(1)
 
 

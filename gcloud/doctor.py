@@ -16,17 +16,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-import openstack
-from kubernetes import client
-from kubernetes import config as kube_config
-from openstack.config import loader
-
 from gcloud.engine.errors import BOOTSTRAP_HINT, EngineError
 from gcloud.engine.settings import OFFLINE_ENV, find_passphrase, state_location
 from gcloud.engine.toolchain import find_engine, find_launcher, sdk_version
 
 
-class Status(StrEnum):
+class Health(StrEnum):
+    """How one doctor check came out."""
+
     OK = "ok"
     MISSING = "missing"
     WARN = "warn"
@@ -37,7 +34,7 @@ class Check:
     """One line of the report."""
 
     name: str
-    status: Status
+    status: Health
     detail: str
     hint: str = ""
     required: bool = False
@@ -65,7 +62,7 @@ class DoctorReport:
     @property
     def ok(self) -> bool:
         """False when something required is missing (clouds that do not answer are warnings only)."""
-        return all(c.status is Status.OK for c in self.checks if c.required)
+        return all(c.status is Health.OK for c in self.checks if c.required)
 
 
 def diagnose(project_dir: Path | None = None, *, environ: Mapping[str, str] | None = None,
@@ -79,7 +76,7 @@ def diagnose(project_dir: Path | None = None, *, environ: Mapping[str, str] | No
         openstack = pool.submit(probe_openstack, set(expected_clouds), timeout)
         kubernetes = pool.submit(probe_kubernetes, set(expected_contexts), timeout)
         clouds = (*openstack.result(), *kubernetes.result())
-    return DoctorReport(checks, clouds, _facts(env, project_dir, passphrase.status is Status.OK))
+    return DoctorReport(checks, clouds, _facts(env, project_dir, passphrase.status is Health.OK))
 
 
 def _facts(env: Mapping[str, str], project_dir: Path | None, passphrase_set: bool) -> dict[str, str | bool | None]:
@@ -95,18 +92,18 @@ def _facts(env: Mapping[str, str], project_dir: Path | None, passphrase_set: boo
 
 def engine_checks(env: Mapping[str, str]) -> tuple[Check, ...]:
     """SDK version, engine binary (pinned to the SDK's version) and the dynamic-provider launcher."""
-    sdk = Check("pulumi sdk", Status.OK, f"pulumi (Python) {sdk_version()}", required=True)
+    sdk = Check("pulumi sdk", Health.OK, f"pulumi (Python) {sdk_version()}", required=True)
     try:
         binary, source = find_engine(env)
     except EngineError as err:
-        return (sdk, Check("pulumi engine", Status.MISSING, err.message, err.hint, required=True),
-                Check("plugin launcher", Status.MISSING, "not checked: no engine", BOOTSTRAP_HINT, required=True))
-    engine = Check("pulumi engine", Status.OK, f"v{sdk_version()} at {binary} (from {source})", required=True)
+        return (sdk, Check("pulumi engine", Health.MISSING, err.message, err.hint, required=True),
+                Check("plugin launcher", Health.MISSING, "not checked: no engine", BOOTSTRAP_HINT, required=True))
+    engine = Check("pulumi engine", Health.OK, f"v{sdk_version()} at {binary} (from {source})", required=True)
     try:
-        launcher = Check("plugin launcher", Status.OK, str(find_launcher(binary, env)), required=True)
+        launcher = Check("plugin launcher", Health.OK, str(find_launcher(binary, env)), required=True)
     except EngineError as err:
-        launcher = Check("plugin launcher", Status.MISSING, err.message, err.hint, required=True)
-    offline = Check("offline settings", Status.OK, f"no update checks, plugin downloads, registry or Neo "
+        launcher = Check("plugin launcher", Health.MISSING, err.message, err.hint, required=True)
+    offline = Check("offline settings", Health.OK, f"no update checks, plugin downloads, registry or Neo "
                     f"({len(OFFLINE_ENV)} PULUMI_* variables set for every engine run)")
     return sdk, engine, launcher, offline
 
@@ -116,26 +113,28 @@ def passphrase_check(env: Mapping[str, str]) -> Check:
     try:
         source = find_passphrase(env).source
     except EngineError as err:
-        return Check("passphrase", Status.MISSING, err.message, err.hint, required=True)
-    return Check("passphrase", Status.OK, f"set ({source})", required=True)
+        return Check("passphrase", Health.MISSING, err.message, err.hint, required=True)
+    return Check("passphrase", Health.OK, f"set ({source})", required=True)
 
 
 def state_check(project_dir: Path | None, env: Mapping[str, str]) -> Check:
     """Where stacks live; a file backend whose folder cannot be created or written is a problem."""
     state_dir, url = state_location(project_dir, env)
     if not url.startswith("file://"):
-        return Check("state", Status.OK, f"{url} (PULUMI_BACKEND_URL); workspace in {state_dir}", required=True)
+        return Check("state", Health.OK, f"{url} (PULUMI_BACKEND_URL); workspace in {state_dir}", required=True)
     existing = next((p for p in (state_dir, *state_dir.parents) if p.exists()), None)
     if existing is None or not os.access(existing, os.W_OK):
-        return Check("state", Status.MISSING, f"{state_dir} cannot be created (no write access to {existing})",
+        return Check("state", Health.MISSING, f"{state_dir} cannot be created (no write access to {existing})",
                      "set GOVCLOUD_STATE_DIR to a writable folder", required=True)
     note = "" if state_dir.exists() else " (created on first use)"
-    return Check("state", Status.OK, f"{url}{note}", required=True)
+    return Check("state", Health.OK, f"{url}{note}", required=True)
 
 
 def probe_openstack(expected: set[str], timeout: float) -> list[CloudProbe]:
     """Connect to every cloud of clouds.yaml (and OS_* variables) and get a token; reads os.environ, as the
     clients do (OS_CLIENT_CONFIG_FILE, OS_AUTH_URL...)."""
+    from openstack.config import loader
+
     try:
         config = loader.OpenStackConfig()
     except Exception as err:  # a broken clouds.yaml is a finding, not a crash
@@ -152,6 +151,8 @@ def probe_openstack(expected: set[str], timeout: float) -> list[CloudProbe]:
 
 
 def _openstack_one(name: str, expected: bool, timeout: float, where: str) -> CloudProbe:
+    import openstack
+
     try:
         conn = openstack.connect(cloud=name, api_timeout=timeout, load_yaml_config=True)
         conn.session.timeout = timeout
@@ -166,6 +167,8 @@ def _openstack_one(name: str, expected: bool, timeout: float, where: str) -> Clo
 
 def probe_kubernetes(expected: set[str], timeout: float) -> list[CloudProbe]:
     """Ask every context of the kubeconfig (KUBECONFIG or ~/.kube/config) for the API server's version."""
+    from kubernetes import config as kube_config
+
     # Named explicitly: the client reads KUBECONFIG once, when it is imported.
     where = os.environ.get("KUBECONFIG") or "~/.kube/config"
     try:
@@ -185,6 +188,9 @@ def probe_kubernetes(expected: set[str], timeout: float) -> list[CloudProbe]:
 
 
 def _kube_one(name: str, expected: bool, timeout: float, where: str) -> CloudProbe:
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
     try:
         settings = client.Configuration()
         settings.retries = 0  # one try: a host that does not answer costs `timeout`, not four of them

@@ -23,8 +23,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
 fi
 # The engine must be the version of the Pulumi SDK pinned in pyproject.toml (the Automation API talks to it).
 PULUMI_VERSION=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))')
-CACHE="${GOVCLOUD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/govcloud}"
-plugins="$CACHE/pulumi/$PULUMI_VERSION/bin"
 if [ -n "${GOVCLOUD_PULUMI_BIN:-}" ]; then
   # An explicit engine (the binary or its folder); govcloud checks its version and says so when it is wrong.
   if [ -d "$GOVCLOUD_PULUMI_BIN" ]; then bin="$GOVCLOUD_PULUMI_BIN"; else bin=$(dirname "$GOVCLOUD_PULUMI_BIN"); fi
@@ -33,21 +31,7 @@ elif command -v pulumi >/dev/null && pulumi version 2>/dev/null | grep -qx "v$PU
 else
   bin=$(scripts/build-pulumi.sh "$PULUMI_VERSION")
 fi
-# The launcher always lives in the version-keyed cache (govcloud puts that folder on the engine's PATH), so it
-# is there even when the engine comes from a read-only PATH folder. PULUMI_PYTHON_CMD names our interpreter.
-mkdir -p "$plugins"
-launcher="$plugins/pulumi-resource-pulumi-python"
-want='#!/bin/sh
-# Pulumi launcher for Python dynamic providers (written by scripts/bootstrap.sh): govcloud sets PULUMI_PYTHON_CMD,
-# and GOVCLOUD_PROVIDER_HOST while it runs stacks (a pre-warmed parent then forks the provider).
-if [ -n "${GOVCLOUD_PROVIDER_HOST:-}" ]; then
-  exec "${PULUMI_PYTHON_CMD:-python3}" -u -m gcloud.engine.provider_host "$@"
-fi
-exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"'
-if [ ! -x "$launcher" ] || [ "$(cat "$launcher")" != "$want" ]; then
-  printf '%s\n' "$want" > "$launcher.tmp.$$"
-  chmod +x "$launcher.tmp.$$"
-  mv "$launcher.tmp.$$" "$launcher"
-  log "wrote $launcher"
-fi
+# The launcher the engine starts Python dynamic providers through: written by govcloud itself, into the
+# version-keyed cache (govcloud puts that folder on the engine's PATH), so its path and content exist once.
+.venv/bin/python -m gcloud.engine.toolchain
 echo "$bin"

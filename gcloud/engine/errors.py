@@ -2,8 +2,8 @@
 
 The Automation API raises one `CommandError` carrying the CLI's text; callers need to know *which* failure it was
 (another run holds the stack, the passphrase is missing, a provider refused a resource...) to decide what to tell
-the user and whether to retry. `classify` turns the text into one of the classes below, masking every known secret
-value first. All classes pickle with their fields (they cross process boundaries in `runner`).
+the user and whether to retry. `classify_failure` turns the text into one of the classes below, masking every
+known secret value first. All classes pickle with their fields (they cross process boundaries in `runner`).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ _ERROR_LINE = re.compile(r"^\s*error:\s*(.*)$")
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
-def classify(stdout: str, stderr: str, *, stack: str = "", operation: str = "",
+def classify_failure(stdout: str, stderr: str, *, stack: str = "", operation: str = "",
              diagnostics: Sequence[Diagnostic] = (), secrets: Iterable[str] = ()) -> EngineError:
     """The typed error for a failed engine run, with every known secret value masked out of its text."""
     secrets = list(secrets)

@@ -1,11 +1,17 @@
 """Where stacks live and how the engine runs: offline, with a passphrase, with our interpreter.
 
-Layout of the state directory (`GOVCLOUD_STATE_DIR`, default `<project>/.govcloud/state`)::
+The project file is `Pulumi.yaml` at the repository root (shipped inside the package too, for a wheel). Layout of
+the state directory (`GOVCLOUD_STATE_DIR`, default `<project>/.govcloud/state`, where the project is the folder of
+that Pulumi.yaml in a checkout, else the current folder)::
 
     <state>/.pulumi/      the file backend (Pulumi's own layout; locks under .pulumi/locks)
-    <state>/workspace/    Pulumi.yaml and Pulumi.<tenant>.yaml (stack config: encrypted secrets and salt)
+    <state>/workspace/    Pulumi.<tenant>.yaml (stack config: encrypted secrets and salt): the project's
+                          `stackConfigDir`
     <state>/home/         PULUMI_HOME (no credentials are needed for the file backend)
 
+When the state is the project's own (`<project>/.govcloud/state`), the engine runs in the project folder with the
+root Pulumi.yaml, so the Pulumi CLI run there sees the same stacks. Any other state folder gets a copy of the
+project file in `<state>/workspace/` (without `stackConfigDir` and `backend`, which point at the default state).
 Any `PULUMI_BACKEND_URL` already set (an S3-compatible bucket, another folder) is honoured instead of the file
 backend; the workspace and PULUMI_HOME stay local. Keep the state directory and the passphrase: together they
 are the only way to change or delete what was provisioned.
@@ -41,12 +47,28 @@ OFFLINE_ENV: Mapping[str, str] = {
 }
 """Settings that keep the engine from reaching the Internet (update checks, plugin downloads, registry, Neo)."""
 
-PROJECT_FILE = f"""\
-# Written by govcloud: one inline program, one stack per tenant (stack name = tenant id).
-name: {PROJECT}
-runtime: python
-description: govcloud tenant stacks
-"""
+PROJECT_FILE_NAME = "Pulumi.yaml"
+STATE_IN_PROJECT = Path(".govcloud") / "state"
+"""The project's own state folder, relative to the project folder (the root Pulumi.yaml's stackConfigDir and
+backend point into it)."""
+_POINTS_AT_DEFAULT_STATE = ("stackConfigDir:", "backend:", "  url:")
+
+
+def project_file() -> Path:
+    """The repository's Pulumi.yaml in a checkout; in an installed wheel, the copy shipped in the package."""
+    checkout = Path(__file__).resolve().parents[2] / PROJECT_FILE_NAME
+    return checkout if checkout.is_file() else Path(__file__).with_name(PROJECT_FILE_NAME)
+
+
+def checkout_dir() -> Path | None:
+    """The folder of the repository's Pulumi.yaml in a checkout (None for an installed wheel)."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / PROJECT_FILE_NAME).is_file() else None
+
+
+def detached_project_file(text: str) -> str:
+    """The project file for a state folder of its own: the same project, config beside it, backend from the env."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(_POINTS_AT_DEFAULT_STATE))
 
 
 @dataclass(frozen=True)
@@ -78,12 +100,17 @@ def find_passphrase(environ: Mapping[str, str] | None = None) -> Passphrase:
     return Passphrase(f"{PASSPHRASE_FILE}={path}", {PASSPHRASE_FILE: str(path)})
 
 
-def state_location(project_dir: Path | None = None, environ: Mapping[str, str] | None = None,
+def state_location(project: Path | None = None, environ: Mapping[str, str] | None = None,
                    state_dir: Path | None = None) -> tuple[Path, str]:
-    """(state directory, backend URL): the argument, else GOVCLOUD_STATE_DIR, else <project>/.govcloud/state."""
+    """(state directory, backend URL): the argument, else GOVCLOUD_STATE_DIR, else <project>/.govcloud/state.
+
+    The project folder is the argument, else the checkout's (so any current folder finds the same state), else
+    the current folder.
+    """
     env = os.environ if environ is None else environ
     if state_dir is None:
-        state_dir = Path(env[STATE_ENV]) if env.get(STATE_ENV) else (project_dir or Path.cwd()) / ".govcloud" / "state"
+        root = project or checkout_dir() or Path.cwd()
+        state_dir = Path(env[STATE_ENV]) if env.get(STATE_ENV) else root / STATE_IN_PROJECT
     state_dir = state_dir.expanduser().absolute()
     return state_dir, env.get("PULUMI_BACKEND_URL") or state_dir.as_uri()
 
@@ -98,6 +125,8 @@ class EngineSettings:
     passphrase: Passphrase
     python: str = sys.executable
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    project: Path | None = None
+    """The folder of the root Pulumi.yaml when this state is that project's own; None: a detached copy is used."""
 
     @classmethod
     def from_environment(cls, project_dir: Path | None = None, *, environ: Mapping[str, str] | None = None,
@@ -108,11 +137,21 @@ class EngineSettings:
         tools = toolchain or find_toolchain(env)
         passphrase = find_passphrase(env)
         where, url = state_location(project_dir, env, state_dir)
-        return cls(tools, where, url, passphrase, extra_env=dict(extra_env or {}))
+        root = project_dir or checkout_dir()
+        own = None
+        if root is not None and (root / PROJECT_FILE_NAME).is_file() and (root / STATE_IN_PROJECT).absolute() == where:
+            own = root
+        return cls(tools, where, url, passphrase, extra_env=dict(extra_env or {}), project=own)
+
+    @property
+    def config_dir(self) -> Path:
+        """Where the stacks' Pulumi.<tenant>.yaml live (the root project file's stackConfigDir)."""
+        return self.state_dir / "workspace"
 
     @property
     def work_dir(self) -> Path:
-        return self.state_dir / "workspace"
+        """Where the engine runs: the project folder (root Pulumi.yaml), or the state's detached copy."""
+        return self.project if self.project is not None else self.config_dir
 
     @property
     def pulumi_home(self) -> Path:
@@ -140,14 +179,17 @@ class EngineSettings:
 
     def prepare(self) -> None:
         """Create the state folders and the project file (atomically: parallel workers share it)."""
-        for folder in (self.work_dir, self.pulumi_home):
+        for folder in (self.config_dir, self.pulumi_home):
             folder.mkdir(parents=True, exist_ok=True)
         if self.backend_dir is not None:
             self.backend_dir.mkdir(parents=True, exist_ok=True)
-        project = self.work_dir / "Pulumi.yaml"
-        if project.exists() and project.read_text(encoding="utf-8") == PROJECT_FILE:
+        if self.project is not None:
             return
-        fd, tmp = tempfile.mkstemp(dir=self.work_dir, prefix=".Pulumi.yaml.")
+        wanted = detached_project_file(project_file().read_text(encoding="utf-8"))
+        target = self.config_dir / PROJECT_FILE_NAME
+        if target.exists() and target.read_text(encoding="utf-8") == wanted:
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.config_dir, prefix=".Pulumi.yaml.")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(PROJECT_FILE)
-        Path(tmp).replace(project)
+            handle.write(wanted)
+        Path(tmp).replace(target)

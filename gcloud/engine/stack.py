@@ -26,11 +26,10 @@ from pulumi.automation import (
     Stack,
     UpdateSummary,
 )
-from pulumi.automation._stack import StackInitMode
-from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
-from .errors import MASK, EngineError, EngineFailure, StackNotFound, classify
+from .errors import MASK, EngineError, EngineFailure, StackNotFound, classify_failure
 from .events import ChangeOp, EventKind, EventSink, Recorder, ResourceChange
+from .sdk import SECRET_KEY, SECRET_SIGNATURE, StackInitMode, check_sdk, pulumi_command
 from .settings import PROJECT, EngineSettings
 
 ProgramFn = Callable[[], None]
@@ -168,15 +167,6 @@ class TenantStack:
 
     # --- config -----------------------------------------------------------------------------------------------
 
-    def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
-        """One config value of the program (`pulumi.Config().get(key)`); secrets are stored encrypted."""
-        if secret:
-            self._secrets.append(value)
-        self._call("config", lambda: self._select().set_config(key, ConfigValue(value, secret=secret)))
-
-    def set_secret(self, key: str, value: str) -> None:
-        self.set_config(key, value, secret=True)
-
     def apply_config(self, plain: Mapping[str, str], secret: Mapping[str, str] | None = None) -> None:
         """Make the stack's config exactly `plain` + `secret` (keys absent from both are removed)."""
         secret = secret or {}
@@ -229,7 +219,7 @@ class TenantStack:
 
     def _classify(self, operation: str, text: str, recorder: Recorder | None) -> EngineError:
         stdout, _, stderr = text.partition("\n stderr: ")
-        return classify(stdout, stderr, stack=self.name, operation=operation,
+        return classify_failure(stdout, stderr, stack=self.name, operation=operation,
                         diagnostics=recorder.diagnostics if recorder else (), secrets=self._secrets)
 
     def _select(self, *, create: bool = True) -> _EventFedStack:
@@ -246,9 +236,11 @@ class TenantStack:
 
 def workspace(settings: EngineSettings, program: ProgramFn | None = None) -> LocalWorkspace:
     """The project's workspace under the state folder, running the pinned engine with govcloud's environment."""
+    check_sdk()
     settings.prepare()
+    command = pulumi_command(str(settings.toolchain.pulumi), settings.toolchain.version)
     return LocalWorkspace(work_dir=str(settings.work_dir), pulumi_home=str(settings.pulumi_home), program=program,
-                          env_vars=settings.env(), pulumi_command=settings.toolchain.command())
+                          env_vars=settings.env(), pulumi_command=command)
 
 
 def list_stacks(settings: EngineSettings) -> list[str]:
@@ -257,7 +249,7 @@ def list_stacks(settings: EngineSettings) -> list[str]:
         return sorted(summary.name for summary in workspace(settings).list_stacks())
     except CommandError as err:
         stdout, _, stderr = str(err).partition("\n stderr: ")
-        raise classify(stdout, stderr, operation="list") from None
+        raise classify_failure(stdout, stderr, operation="list") from None
 
 
 def _output_value(value: Any) -> OutputValue:
@@ -268,7 +260,7 @@ def _output_value(value: Any) -> OutputValue:
 def _unmarked(value: Any) -> tuple[Any, bool]:
     """(value with every secret replaced by MASK, whether there was one); events mark secrets as the wire does."""
     if isinstance(value, dict):
-        if value.get(_special_sig_key) == _special_secret_sig:
+        if value.get(SECRET_KEY) == SECRET_SIGNATURE:
             return MASK, True
         inner = {key: _unmarked(item) for key, item in value.items()}
         return {key: item for key, (item, _) in inner.items()}, any(secret for _, secret in inner.values())

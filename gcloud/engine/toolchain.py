@@ -9,7 +9,9 @@ Automation API and the CLI must agree. Places looked at, in order:
    where `scripts/build-pulumi.sh` builds it from Go modules.
 
 The launcher `pulumi-resource-pulumi-python` (the engine starts Python dynamic providers through it) is looked
-for beside the engine, then in the cache folder, then on PATH; `scripts/bootstrap.sh` writes it.
+for beside the engine, then in the cache folder, then on PATH. `write_launcher` writes it into the cache folder;
+`scripts/bootstrap.sh` runs `python -m gcloud.engine.toolchain` for that, so the path and its PATH rule live here
+only.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ import importlib.metadata
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from pulumi.automation import PulumiCommand
-from semver import VersionInfo
 
 from gcloud.localfs import cache_root
 
@@ -37,8 +37,6 @@ LAUNCHER = "pulumi-resource-pulumi-python"
 def sdk_version() -> str:
     """The installed Pulumi Python SDK version: the engine version govcloud needs."""
     return importlib.metadata.version("pulumi")
-
-
 
 
 def cached_bin_dir(version: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -96,18 +94,6 @@ class Toolchain:
         """Folders to put first on the engine's PATH: the engine's own, and the launcher's."""
         return tuple(dict.fromkeys((self.pulumi.parent, self.launcher.parent)))
 
-    def command(self) -> PulumiCommand:
-        """The Automation API's handle on this binary (checks its version; never installs)."""
-        return _command(str(self.pulumi), self.version)
-
-
-def _command(binary: str, version: str) -> PulumiCommand:
-    """The SDK's constructor runs `pulumi version` (0.2 CPU-s, in every worker): `engine_version` checked it."""
-    command = PulumiCommand.__new__(PulumiCommand)
-    command.command = binary
-    command.version = VersionInfo.parse(version)
-    return command
-
 
 def find_toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
     """The pinned engine and launcher, or EngineMissing saying what was looked at and how to fix it."""
@@ -163,3 +149,36 @@ def find_launcher(binary: Path, env: Mapping[str, str]) -> Path:
         return Path(on_path)
     raise EngineMissing(f"the Python dynamic-provider launcher {LAUNCHER} is missing (looked beside {binary}, "
                         f"in {cached_bin_dir(wanted, env)} and on PATH)", hint=BOOTSTRAP_HINT)
+
+
+LAUNCHER_SCRIPT = """#!/bin/sh
+# Pulumi launcher for Python dynamic providers (written by gcloud.engine.toolchain): govcloud sets PULUMI_PYTHON_CMD,
+# and GOVCLOUD_PROVIDER_HOST while it runs stacks (a pre-warmed parent then forks the provider).
+if [ -n "${GOVCLOUD_PROVIDER_HOST:-}" ]; then
+  exec "${PULUMI_PYTHON_CMD:-python3}" -u -m gcloud.engine.provider_host "$@"
+fi
+exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"
+"""
+
+
+def write_launcher(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
+    """(path, whether it was written): the launcher in the version-keyed cache folder, where `find_launcher` looks
+    even when the engine comes from a read-only PATH folder. Written atomically; left alone when already right."""
+    target = cached_bin_dir(sdk_version(), environ) / LAUNCHER
+    try:
+        if target.read_text(encoding="utf-8") == LAUNCHER_SCRIPT and os.access(target, os.X_OK):
+            return target, False
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{LAUNCHER}.{os.getpid()}")
+    temp.write_text(LAUNCHER_SCRIPT, encoding="utf-8")
+    temp.chmod(0o755)
+    temp.replace(target)
+    return target, True
+
+
+if __name__ == "__main__":  # scripts/bootstrap.sh: write the launcher, say where when it changed
+    path, written = write_launcher()
+    if written:
+        print(f"wrote {path}", file=sys.stderr)

@@ -64,16 +64,35 @@ class TenantDocument:
 
 @dataclass(frozen=True)
 class Fleet:
-    """A platform and the tenants loaded against it, sorted by name."""
+    """A platform and the tenant set loaded against it, sorted by name, with the tenants a command acts on.
+
+    A command names some files; the set they belong to (their folders) is loaded too, because the rules across
+    files (references, CIDRs, namespaces, parents) need all of it. Only `targets` are reported on or changed.
+    """
 
     platform: Platform
     platform_path: Path
     tenants: list[TenantDocument]
+    target_names: frozenset[str] = frozenset()
+    """The tenants named by the command (every tenant when a folder was named)."""
+    elsewhere: tuple[Problem, ...] = ()
+    """Problems in tenant files of the set that were not named: not the user's, but worth one line."""
+    unread: tuple[str, ...] = ()
+    """Files of the set that could not be loaded at all: their CIDRs and interconnects are unknown."""
 
     @cached_property
     def platform_data(self) -> dict[str, Any]:
         data: dict[str, Any] = self.platform.model_dump(by_alias=True, mode="json")
         return data
+
+    @property
+    def targets(self) -> list[TenantDocument]:
+        return [doc for doc in self.tenants if doc.name in self.target_names]
+
+    @property
+    def whole(self) -> bool:
+        """Whether the command names the whole set (then fleet-wide facts such as orphans are the user's)."""
+        return len(self.target_names) == len(self.tenants) and not self.unread
 
     def get(self, name: str) -> TenantDocument:
         for doc in self.tenants:
@@ -93,13 +112,30 @@ def tenant_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir()
-                            if p.suffix in TENANT_SUFFIXES and not p.name.startswith((".", "_")) and p.is_file())
+            files += _folder_files(path)
         elif path.exists():
             files.append(path)
         else:
             raise InputError.single(display_path(path), "no such file or folder", code="file-not-found")
     return files
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix in TENANT_SUFFIXES and not p.name.startswith((".", "_")) and p.is_file())
+
+
+def tenant_set(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """(named files, the whole set they belong to): a named file brings its folder's other tenant files."""
+    named = tenant_files(paths)
+    seen = {path.resolve() for path in named}
+    whole = list(named)
+    for folder in dict.fromkeys(path.parent for path in named):
+        for path in _folder_files(folder):
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                whole.append(path)
+    return named, whole
 
 
 def load_fleet(paths: Sequence[Path], platform_path: Path,
@@ -127,16 +163,20 @@ def _gc_paused() -> Iterator[None]:
 def _load_fleet(paths: Sequence[Path], platform_path: Path,
                 pinned: Mapping[tuple[str, str], IPv4Network]) -> Fleet:
     platform = load_platform(platform_path)
+    named_files, files = tenant_set(paths)
     problems: list[Problem] = []
     loaded: list[crosscheck.Loaded] = []
-    for doc_or_problems in _load_documents(tenant_files(paths)):
+    unread: list[str] = []
+    for path, doc_or_problems in zip(files, _load_documents(files), strict=True):
         if isinstance(doc_or_problems, list):
             problems += doc_or_problems
+            unread.append(display_path(path))
             continue
         try:
             tenant = validate_document(doc_or_problems, Tenant)
         except InputError as err:
             problems += err.problems
+            unread.append(doc_or_problems.label)
             continue
         # the validated model replaces the parsed data: keep one copy per tenant, not two
         loaded.append(crosscheck.Loaded(tenant, dataclasses.replace(doc_or_problems, data=None),
@@ -149,13 +189,17 @@ def _load_fleet(paths: Sequence[Path], platform_path: Path,
     problems += crosscheck.check_parent_quotas(loaded, platform)
     cidrs, cidr_problems = crosscheck.allocate_and_check_cidrs(loaded, platform, pinned)
     problems += cidr_problems
-    if problems:
-        raise InputError(sorted(set(problems)))
+    named_labels = {display_path(path) for path in named_files}
+    others = {display_path(path) for path in files} - named_labels
+    mine = sorted({p for p in problems if p.location.file not in others})
+    if mine:
+        raise InputError(mine)
     inbound = inbound_interconnects([item.tenant for item in loaded])
     docs = [TenantDocument(item.tenant, item.doc, item.label,
                            effective_spec(item.tenant, platform, cidrs.get(item.name, {}), inbound.get(item.name)))
             for item in sorted(loaded, key=lambda i: i.name)]
-    return Fleet(platform, platform_path, docs)
+    targets = frozenset(doc.name for doc in docs if doc.label in named_labels)
+    return Fleet(platform, platform_path, docs, targets, tuple(sorted(set(problems))), tuple(sorted(unread)))
 
 
 PARALLEL_THRESHOLD = 400

@@ -15,17 +15,17 @@ from enum import StrEnum
 from pathlib import Path
 
 from gcloud.engine.errors import StackNotFound
-from gcloud.engine.events import EventSink
+from gcloud.engine.events import EventSink, ResourceChange
 from gcloud.engine.runner import JobResult, StackJob, run_stacks
 from gcloud.engine.settings import EngineSettings
-from gcloud.errors import GovcloudError, InputError, Problem
+from gcloud.errors import GovcloudError, InputError, Problem, SourceLocation
 from gcloud.model import Fleet, TenantDocument, load_fleet
 from gcloud.policy.check import check_fleet
 from gcloud.policy.finding import CheckResult
 from gcloud.policy.loader import load_policies
 
 from .record import read_record, update_record
-from .select import Change, Selected, applied_entry, classify, orphans
+from .select import Change, Selected, applied_entry, changes_since, orphans
 
 PROGRAM = "gcloud.stacks.program:build"
 
@@ -39,7 +39,9 @@ class PolicyBlocked(GovcloudError):
         super().__init__(f"{len(blocking)} mandatory policy violation(s); nothing was changed")
 
 
-class Status(StrEnum):
+class RunStatus(StrEnum):
+    """How one tenant's part of a run ended."""
+
     OK = "ok"
     FAILED = "failed"
     FROZEN = "frozen"
@@ -48,15 +50,16 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class TenantOutcome:
-    """What happened to one tenant in a run, ready for a table or JSON."""
+    """What happened to one tenant in a run; typed until the CLI renders it."""
 
     tenant: str
     display_name: str
-    change: str
-    status: Status
+    change: Change | None
+    """Why the tenant was in the run (None for destroy, which acts on a stack, not on a change of the file)."""
+    status: RunStatus
     counts: dict[str, int] = field(default_factory=dict)
-    resources: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
-    """(op, type, name, changed keys) for every resource that is (or would be) changed."""
+    resources: tuple[ResourceChange, ...] = ()
+    """Every resource that is (or would be) created, updated, replaced or deleted."""
     duration_s: float = 0.0
     error: str = ""
     hint: str = ""
@@ -71,12 +74,12 @@ class RunReport:
 
     @property
     def failed(self) -> bool:
-        return any(outcome.status is Status.FAILED for outcome in self.outcomes)
+        return any(outcome.status is RunStatus.FAILED for outcome in self.outcomes)
 
     @property
     def held_back(self) -> bool:
         """A frozen tenant's file changed but the cloud was left as it was: a script must not read that as done."""
-        return any(outcome.status is Status.FROZEN and outcome.change != Change.UNCHANGED.value
+        return any(outcome.status is RunStatus.FROZEN and outcome.change is not Change.UNCHANGED
                    for outcome in self.outcomes)
 
 
@@ -89,6 +92,14 @@ class Prepared:
     orphans: tuple[str, ...]
     policy: CheckResult
 
+    def targets(self, everything: bool) -> list[Selected]:
+        """The tenants a run previews or applies: the changed ones, or all named ones with `everything`."""
+        return [s for s in self.selection if everything or s.change is not Change.UNCHANGED]
+
+    def to_apply(self, everything: bool) -> list[Selected]:
+        """The targets apply really changes: frozen tenants are previewed, never applied."""
+        return [s for s in self.targets(everything) if not s.doc.tenant.spec.lifecycle.frozen]
+
 
 def prepare(paths: Sequence[Path], platform: Path, policies: Path, settings: EngineSettings,
             today: dt.date | None = None) -> Prepared:
@@ -98,7 +109,7 @@ def prepare(paths: Sequence[Path], platform: Path, policies: Path, settings: Eng
     check = check_fleet(fleet, load_policies(policies), today or dt.date.today())
     if check.failed:
         raise PolicyBlocked(check)
-    return Prepared(fleet, tuple(classify(fleet, record)), tuple(orphans(fleet, record)), check)
+    return Prepared(fleet, tuple(changes_since(fleet, record)), tuple(orphans(fleet, record)), check)
 
 
 def _job(doc: TenantDocument, fleet: Fleet, operation: str) -> StackJob:
@@ -106,32 +117,27 @@ def _job(doc: TenantDocument, fleet: Fleet, operation: str) -> StackJob:
                     args={"effective": doc.effective, "platform": fleet.platform_data})
 
 
-def _targets(prepared: Prepared, everything: bool) -> list[Selected]:
-    return [s for s in prepared.selection if everything or s.change is not Change.UNCHANGED]
-
-
 def _outcome(selected: Selected, result: JobResult) -> TenantOutcome:
     meta = selected.doc.tenant.metadata
     if result.error is not None:
-        return TenantOutcome(meta.name, meta.display_name, selected.change.value, Status.FAILED,
+        return TenantOutcome(meta.name, meta.display_name, selected.change, RunStatus.FAILED,
                              duration_s=result.duration_s, error=str(result.error).splitlines()[0][:500],
                              hint=getattr(result.error, "hint", ""))
     stack = result.result
     assert stack is not None
-    resources = tuple((c.op.value, c.type, c.name, c.keys) for c in stack.changed)
-    return TenantOutcome(meta.name, meta.display_name, selected.change.value, Status.OK, stack.counts, resources,
+    return TenantOutcome(meta.name, meta.display_name, selected.change, RunStatus.OK, stack.counts, stack.changed,
                          result.duration_s)
 
 
-def _unchanged(selected: Selected, status: Status = Status.UNCHANGED, error: str = "") -> TenantOutcome:
+def _unchanged(selected: Selected, status: RunStatus = RunStatus.UNCHANGED, error: str = "") -> TenantOutcome:
     meta = selected.doc.tenant.metadata
-    return TenantOutcome(meta.name, meta.display_name, selected.change.value, status, error=error)
+    return TenantOutcome(meta.name, meta.display_name, selected.change, status, error=error)
 
 
 def plan(prepared: Prepared, settings: EngineSettings, *, everything: bool = False, parallel: int = 2,
          on_event: EventSink | None = None) -> RunReport:
     """A Pulumi preview per changed tenant (all with `everything`); frozen tenants are previewed too."""
-    targets = _targets(prepared, everything)
+    targets = prepared.targets(everything)
     results = run_stacks([_job(s.doc, prepared.fleet, "preview") for s in targets], parallel=parallel,
                          on_event=on_event, settings=settings)
     outcomes = {s.name: _outcome(s, r) for s, r in zip(targets, results, strict=True)}
@@ -140,18 +146,26 @@ def plan(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fal
 
 def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = False, parallel: int = 2,
           on_event: EventSink | None = None, clock: type[dt.datetime] = dt.datetime) -> RunReport:
-    """Update the changed tenants' stacks concurrently; frozen tenants are refused; successes recorded."""
-    targets = _targets(prepared, everything)
-    frozen = {s.name for s in targets if s.doc.tenant.spec.lifecycle.frozen}
-    runnable = [s for s in targets if s.name not in frozen]
+    """Update the changed tenants' stacks concurrently; frozen tenants are refused; successes recorded.
+
+    Refused (InputError) while a file of the tenant set cannot be loaded: its CIDRs and interconnects are unknown,
+    so a new network could be given an address it holds, or a flow it opens could be closed.
+    """
+    if prepared.fleet.unread:
+        fleet = prepared.fleet
+        raise InputError([p for p in fleet.elsewhere if p.location.file in fleet.unread] or [
+            Problem(SourceLocation(label), "", "cannot be loaded", "unreadable-tenant") for label in fleet.unread])
+    targets = prepared.targets(everything)
+    runnable = prepared.to_apply(everything)
+    frozen = {s.name for s in targets} - {s.name for s in runnable}
     results = run_stacks([_job(s.doc, prepared.fleet, "up") for s in runnable], parallel=parallel,
                          on_event=on_event, settings=settings)
     outcomes = {s.name: _outcome(s, r) for s, r in zip(runnable, results, strict=True)}
     for selected in targets:
         if selected.name in frozen:
-            outcomes[selected.name] = _unchanged(selected, Status.FROZEN, "lifecycle.frozen is true: not applied")
+            outcomes[selected.name] = _unchanged(selected, RunStatus.FROZEN, "lifecycle.frozen is true: not applied")
     now = clock.now(dt.UTC).isoformat(timespec="seconds")
-    succeeded = {s.name: applied_entry(s.doc, now) for s in runnable if outcomes[s.name].status is Status.OK}
+    succeeded = {s.name: applied_entry(s.doc, now) for s in runnable if outcomes[s.name].status is RunStatus.OK}
     if succeeded:  # a run that applied nothing leaves the state folder untouched
         update_record(settings.state_dir, succeeded)
     return _report("apply", prepared, outcomes)
@@ -186,15 +200,15 @@ def destroy(tenant: str, confirm: str, paths: Sequence[Path], platform: Path, se
     if isinstance(result.error, StackNotFound):  # never applied, or destroyed before: nothing to do
         if tenant in record.tenants:
             update_record(settings.state_dir, {tenant: None})
-        outcome = TenantOutcome(tenant, display, "destroy", Status.OK, duration_s=result.duration_s,
+        outcome = TenantOutcome(tenant, display, None, RunStatus.OK, duration_s=result.duration_s,
                                 hint="no stack: nothing was provisioned")
     elif result.ok:
         update_record(settings.state_dir, {tenant: None})
         stack = result.result
         counts = stack.counts if stack else {}
-        outcome = TenantOutcome(tenant, display, "destroy", Status.OK, counts, duration_s=result.duration_s)
+        outcome = TenantOutcome(tenant, display, None, RunStatus.OK, counts, duration_s=result.duration_s)
     else:
-        outcome = TenantOutcome(tenant, display, "destroy", Status.FAILED, duration_s=result.duration_s,
+        outcome = TenantOutcome(tenant, display, None, RunStatus.FAILED, duration_s=result.duration_s,
                                 error=str(result.error).splitlines()[0][:500])
     return RunReport("destroy", (outcome,))
 

@@ -28,10 +28,10 @@ class Selected:
         return self.doc.name
 
 
-def classify(fleet: Fleet, record: AppliedRecord) -> list[Selected]:
-    """Every tenant of the fleet, marked new, changed or unchanged since its last successful apply."""
+def changes_since(fleet: Fleet, record: AppliedRecord) -> list[Selected]:
+    """Every target of the fleet, marked new, changed or unchanged since its last successful apply."""
     result = []
-    for doc in fleet.tenants:
+    for doc in fleet.targets:
         previous = record.tenants.get(doc.name)
         if previous is None:
             change = Change.NEW
@@ -44,7 +44,9 @@ def classify(fleet: Fleet, record: AppliedRecord) -> list[Selected]:
 
 
 def orphans(fleet: Fleet, record: AppliedRecord) -> list[str]:
-    """Tenants applied earlier whose file is gone: reported, never destroyed implicitly."""
+    """Tenants applied earlier whose file is gone: reported (when the whole set was named), never destroyed."""
+    if not fleet.whole:
+        return []
     names = {doc.name for doc in fleet.tenants}
     return sorted(name for name in record.tenants if name not in names)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from functools import cache
@@ -14,7 +15,7 @@ from gcloud.model.fleet import parse_field_path
 from gcloud.model.yamlsrc import load_yaml
 
 from .evaluate import EVALUATION_BUDGET_SECONDS, Checker, Locator, Subject
-from .finding import CheckResult
+from .finding import FLEET, CheckResult
 from .loader import load_policies
 from .policy import PolicySet
 
@@ -40,13 +41,22 @@ def platform_locator(path: Path) -> Locator:
     return locate
 
 
-
-
 def check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date,
                 budget: float = EVALUATION_BUDGET_SECONDS) -> CheckResult:
-    """Every policy over a loaded fleet, waivers judged as of `today`."""
+    """Every policy over a loaded fleet, waivers judged as of `today`; findings only of the fleet's targets.
+
+    Every tenant of the set is evaluated (fleet rules such as capacity read them all), but a finding of a
+    tenant the command did not name is not the user's: it is left out, as `validate` leaves its problems out.
+    """
     checker = Checker(policies, fleet.platform_data, today, budget)
-    return checker.check([subject(doc) for doc in fleet.tenants], platform_locator(fleet.platform_path))
+    result = checker.check([subject(doc) for doc in fleet.tenants], platform_locator(fleet.platform_path))
+    if fleet.whole:
+        return dataclasses.replace(result, elsewhere=fleet.elsewhere)
+    keep = fleet.target_names | {FLEET}
+    return dataclasses.replace(
+        result, findings=tuple(f for f in result.findings if f.tenant in keep),
+        evaluated={key: tuple(name for name in names if name in keep) for key, names in result.evaluated.items()},
+        elsewhere=fleet.elsewhere)
 
 
 def run_check(tenant_paths: Sequence[Path], platform_path: Path, policies_path: Path, today: dt.date,

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gcloud.errors import Problem, SourceLocation
+
 from .policy import Policy
 
 
@@ -43,6 +45,10 @@ class Finding:
     """Waiver details: ticket, approver, expiry, reason."""
 
     @property
+    def location(self) -> SourceLocation:
+        return SourceLocation(self.file, self.line, self.column)
+
+    @property
     def blocking(self) -> bool:
         """Whether this finding makes `policy check` exit 1."""
         return self.enforcement == "mandatory" and self.status in (Status.FAIL, Status.ERROR)
@@ -57,6 +63,8 @@ class CheckResult:
     evaluated: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Policy id -> tenants it was evaluated on (fleet policies: the fleet marker "")."""
     today: dt.date = dt.date(1970, 1, 1)
+    elsewhere: tuple[Problem, ...] = ()
+    """Problems of tenant files in the set that the command did not name (reported as one line)."""
 
     @property
     def failed(self) -> bool:

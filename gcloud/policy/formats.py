@@ -27,7 +27,7 @@ def _rows_to_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[
 
 def where(finding: Finding) -> str:
     """`file:line:col`, or just the file when the position is unknown."""
-    return f"{finding.file}:{finding.line}:{finding.column}" if finding.line else finding.file
+    return str(finding.location)
 
 
 def summary_line(result: CheckResult) -> str:

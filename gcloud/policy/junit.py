@@ -19,7 +19,7 @@ WAIVER_SUITE = "waivers"
 
 
 def _describe(finding: Finding) -> str:
-    where = f"{finding.file}:{finding.line}:{finding.column}" if finding.line else finding.file
+    where = str(finding.location)
     return f"{where} {finding.field}: {finding.message}"
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gcloud.providers.conventions import TENANT_LABEL, grants
 from gcloud.providers.retry import ProviderError, status_of, with_retry
 
-from .results import AccessReview, CheckResult, judge_cross_access, judge_default_deny, judge_own_access
+from .results import AccessReview, IsolationCheck, judge_cross_access, judge_default_deny, judge_own_access
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -74,7 +74,7 @@ def _reviews(client: ApiClient, groups: Sequence[str], namespaces: Sequence[str]
 
 
 def verify_kubernetes(effective: Mapping[str, Any], platform: Mapping[str, Any],
-                      client: ApiClient) -> list[CheckResult]:
+                      client: ApiClient) -> list[IsolationCheck]:
     """The tenant's Kubernetes checks; a cluster that cannot be asked fails them with the reason, never raises."""
     tenant = str(effective["metadata"]["name"])
     spec = effective["spec"].get("kubernetes") or {}
@@ -87,8 +87,8 @@ def verify_kubernetes(effective: Mapping[str, Any], platform: Mapping[str, Any],
         if spec.get("networkIsolation", "tenant") == "tenant":
             results.append(judge_default_deny(tenant, {ns: network_policies(client, ns) for ns in own}))
         else:
-            results.append(CheckResult(tenant, "k8s-default-deny", True,
+            results.append(IsolationCheck(tenant, "k8s-default-deny", True,
                                        "networkIsolation is none: no default deny declared"))
         return results
     except ProviderError as err:
-        return [CheckResult(tenant, check, False, str(err)) for check in CHECKS]
+        return [IsolationCheck(tenant, check, False, str(err)) for check in CHECKS]

@@ -23,7 +23,7 @@ from gcloud.providers.conventions import MANAGED_TAG, grants, keystone_domain, t
 from gcloud.providers.openstack import domain_id, found, identity
 from gcloud.providers.retry import ProviderError, with_retry
 
-from .results import CheckResult, judge_assignments, judge_networks, judge_projects
+from .results import IsolationCheck, judge_assignments, judge_networks, judge_projects
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -137,13 +137,13 @@ def _group_ids(conn: Connection, dom_id: str, names: list[str]) -> list[str]:
     return ids
 
 
-def _failed(tenant: str, detail: str) -> list[CheckResult]:
-    return [CheckResult(tenant, check, False, detail) for check in CHECKS]
+def _failed(tenant: str, detail: str) -> list[IsolationCheck]:
+    return [IsolationCheck(tenant, check, False, detail) for check in CHECKS]
 
 
 def verify_openstack(effective: Mapping[str, Any], platform: Mapping[str, Any], conn: Connection, *,
                      group_owners: Mapping[str, str] | None = None,
-                     connect: UserConnect = user_connection) -> list[CheckResult]:
+                     connect: UserConnect = user_connection) -> list[IsolationCheck]:
     """The tenant's OpenStack checks; a cloud that cannot be asked fails them with the reason, never raises."""
     tenant = str(effective["metadata"]["name"])
     access = grants(effective, platform, "keystone")

@@ -14,7 +14,7 @@ MAX_LISTED = 5
 
 
 @dataclass(frozen=True, order=True)
-class CheckResult:
+class IsolationCheck:
     """One live isolation check of one tenant; `detail` says what was seen (never a credential)."""
 
     tenant: str
@@ -43,19 +43,19 @@ def _listed(items: Iterable[str]) -> str:
     return ", ".join(items[:MAX_LISTED]) + more
 
 
-def judge_projects(tenant: str, own_project_id: str, visible: Mapping[str, str]) -> CheckResult:
+def judge_projects(tenant: str, own_project_id: str, visible: Mapping[str, str]) -> IsolationCheck:
     """A member's token lists exactly the tenant's own project (`visible`: project id -> name)."""
     check = "keystone-token-projects"
     foreign = {pid: name for pid, name in visible.items() if pid != own_project_id}
     if foreign:
-        return CheckResult(tenant, check, False, f"a member sees other projects: {_listed(foreign.values())}")
+        return IsolationCheck(tenant, check, False, f"a member sees other projects: {_listed(foreign.values())}")
     if own_project_id not in visible:
-        return CheckResult(tenant, check, False, "a member does not see the tenant's own project")
-    return CheckResult(tenant, check, True, "a member sees only its own project")
+        return IsolationCheck(tenant, check, False, "a member does not see the tenant's own project")
+    return IsolationCheck(tenant, check, True, "a member sees only its own project")
 
 
 def judge_networks(tenant: str, own_project_id: str, visible: Sequence[Mapping[str, Any]],
-                   tenant_projects: Mapping[str, str]) -> CheckResult:
+                   tenant_projects: Mapping[str, str]) -> IsolationCheck:
     """A member's token lists its own networks and external ones, never another tenant's.
 
     `visible`: {id, name, project_id, external} per network; `tenant_projects`: project id -> tenant id of
@@ -66,13 +66,13 @@ def judge_networks(tenant: str, own_project_id: str, visible: Sequence[Mapping[s
              if net["project_id"] != own_project_id and not net.get("external")
              and net["project_id"] in tenant_projects]
     if leaks:
-        return CheckResult(tenant, check, False, f"a member sees other tenants' networks: {_listed(leaks)}")
+        return IsolationCheck(tenant, check, False, f"a member sees other tenants' networks: {_listed(leaks)}")
     own = sum(1 for net in visible if net["project_id"] == own_project_id)
-    return CheckResult(tenant, check, True, f"a member sees {own} own network(s) and no other tenant's")
+    return IsolationCheck(tenant, check, True, f"a member sees {own} own network(s) and no other tenant's")
 
 
 def judge_assignments(tenant: str, assignments: Sequence[Mapping[str, Any]], own_group_ids: Iterable[str],
-                      group_owners: Mapping[str, str] | None = None) -> CheckResult:
+                      group_owners: Mapping[str, str] | None = None) -> IsolationCheck:
     """Only the tenant's own groups hold roles on its project.
 
     `assignments`: {kind: group|user, id, name, role} per role assignment on the project; `group_owners`:
@@ -88,28 +88,28 @@ def judge_assignments(tenant: str, assignments: Sequence[Mapping[str, Any]], own
         whose = f" of tenant {owner}" if owner and owner != tenant else ""
         foreign.append(f"{item['kind']} {item['name'] or item['id']}{whose} has role {item['role']}")
     if foreign:
-        return CheckResult(tenant, check, False, f"foreign role assignments on the project: {_listed(foreign)}")
-    return CheckResult(tenant, check, True, f"{len(assignments)} role assignment(s), all to the tenant's own groups")
+        return IsolationCheck(tenant, check, False, f"foreign role assignments on the project: {_listed(foreign)}")
+    return IsolationCheck(tenant, check, True, f"{len(assignments)} role assignment(s), all to the tenant's own groups")
 
 
-def judge_own_access(tenant: str, reviews: Sequence[AccessReview]) -> CheckResult:
+def judge_own_access(tenant: str, reviews: Sequence[AccessReview]) -> IsolationCheck:
     """Every group of the tenant can read its own namespaces (the RoleBindings are in place)."""
     check = "k8s-own-access"
     denied = [str(review) for review in reviews if not review.allowed]
     if denied:
-        return CheckResult(tenant, check, False, f"refused in own namespaces: {_listed(denied)}")
+        return IsolationCheck(tenant, check, False, f"refused in own namespaces: {_listed(denied)}")
     if not reviews:
-        return CheckResult(tenant, check, True, "no groups or namespaces to check")
-    return CheckResult(tenant, check, True, f"{len(reviews)} access review(s) in own namespaces allowed")
+        return IsolationCheck(tenant, check, True, "no groups or namespaces to check")
+    return IsolationCheck(tenant, check, True, f"{len(reviews)} access review(s) in own namespaces allowed")
 
 
-def judge_cross_access(tenant: str, reviews: Sequence[AccessReview]) -> CheckResult:
+def judge_cross_access(tenant: str, reviews: Sequence[AccessReview]) -> IsolationCheck:
     """No group of the tenant can read another tenant's namespaces."""
     check = "k8s-cross-tenant-access"
     allowed = [str(review) for review in reviews if review.allowed]
     if allowed:
-        return CheckResult(tenant, check, False, f"allowed in other tenants' namespaces: {_listed(allowed)}")
-    return CheckResult(tenant, check, True, f"{len(reviews)} access review(s) in other tenants' namespaces refused")
+        return IsolationCheck(tenant, check, False, f"allowed in other tenants' namespaces: {_listed(allowed)}")
+    return IsolationCheck(tenant, check, True, f"{len(reviews)} access review(s) in other tenants' namespaces refused")
 
 
 def is_default_deny(policy: Mapping[str, Any]) -> bool:
@@ -121,12 +121,12 @@ def is_default_deny(policy: Mapping[str, Any]) -> bool:
             and not spec.get("ingress") and not spec.get("egress"))
 
 
-def judge_default_deny(tenant: str, policies: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> CheckResult:
+def judge_default_deny(tenant: str, policies: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> IsolationCheck:
     """Every namespace of the tenant has a default-deny NetworkPolicy (`policies`: namespace -> list, None = no
     such namespace)."""
     check = "k8s-default-deny"
     missing = [f"{ns} (namespace missing)" if found is None else ns for ns, found in policies.items()
                if found is None or not any(is_default_deny(policy) for policy in found)]
     if missing:
-        return CheckResult(tenant, check, False, f"no default-deny policy in: {_listed(missing)}")
-    return CheckResult(tenant, check, True, f"default deny in {len(policies)} namespace(s)")
+        return IsolationCheck(tenant, check, False, f"no default-deny policy in: {_listed(missing)}")
+    return IsolationCheck(tenant, check, True, f"default deny in {len(policies)} namespace(s)")

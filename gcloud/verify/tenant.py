@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -10,11 +11,13 @@ from gcloud.providers import credentials
 
 from .kubernetes import verify_kubernetes
 from .openstack import UserConnect, user_connection, verify_openstack
-from .results import CheckResult
+from .results import IsolationCheck
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
     from openstack.connection import Connection
+
+    from gcloud.model import Fleet
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,35 @@ def group_owners(effectives: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def verify_tenant(effective: Mapping[str, Any], platform: Mapping[str, Any], clients: Clients | None = None, *,
-                  owners: Mapping[str, str] | None = None) -> list[CheckResult]:
+                  owners: Mapping[str, str] | None = None) -> list[IsolationCheck]:
     """All checks for the parts the tenant has (OpenStack, Kubernetes), sorted by check name."""
     clients = clients or Clients()
     spec = effective["spec"]
-    results: list[CheckResult] = []
+    results: list[IsolationCheck] = []
     if spec.get("openstack"):
         conn = clients.openstack(str(spec["openstack"]["cloud"]))
         results += verify_openstack(effective, platform, conn, group_owners=owners, connect=clients.connect_as)
     if spec.get("kubernetes"):
         results += verify_kubernetes(effective, platform, clients.kubernetes(str(spec["kubernetes"]["cluster"])))
     return sorted(results)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Every check of every tenant verified, in tenant order."""
+
+    checks: tuple[IsolationCheck, ...]
+    tenants: int
+
+    @property
+    def failed(self) -> tuple[IsolationCheck, ...]:
+        return tuple(check for check in self.checks if not check.passed)
+
+
+def verify_fleet(fleet: Fleet, *, parallel: int = 4, clients: Clients | None = None) -> VerifyReport:
+    """The fleet's targets checked a few at once (each check waits on the clouds, not on this machine)."""
+    owners = group_owners(doc.effective for doc in fleet.tenants)
+    with ThreadPoolExecutor(max(1, parallel)) as pool:
+        per_tenant = list(pool.map(
+            lambda doc: verify_tenant(doc.effective, fleet.platform_data, clients, owners=owners), fleet.targets))
+    return VerifyReport(tuple(check for checks in per_tenant for check in checks), len(per_tenant))

@@ -23,7 +23,8 @@ import pytest
 from gcloud.sandbox.openstack_config import CLOUD_NAME
 from gcloud.sandbox.sandbox import Sandbox, UpReport
 
-TEST_PORT_OFFSET = 4000
+TEST_PORT_OFFSET = int(os.environ.get("GOVCLOUD_TEST_PORT_OFFSET", "4000"))
+"""Overridable so two test sessions on one machine (two engineers, two checkouts) never share ports."""
 TEST_DIR_ENV = "GOVCLOUD_TEST_SANDBOX_DIR"
 
 

@@ -6,6 +6,7 @@ conftest may later take over this fixture; until then test modules import it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from gcloud.sandbox.kubernetes import KubernetesSandbox
 from gcloud.sandbox.process import SandboxDirs
 
-KUBE_TEST_PORT_OFFSET = 5000
+KUBE_TEST_PORT_OFFSET = int(os.environ.get("GOVCLOUD_TEST_PORT_OFFSET", "4000")) + 1000
 """A second Kubernetes (etcd 28790, kube-apiserver 11443): beside the session sandbox, below the ephemeral range."""
 
 

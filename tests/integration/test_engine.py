@@ -100,7 +100,7 @@ def test_up_preview_update_drift_destroy_remove(settings: EngineSettings, files:
     assert not owner.exists()
     assert "dept-a" not in list_stacks(settings)
     assert not _stack_file(settings, "dept-a").exists()
-    assert not (settings.work_dir / "Pulumi.dept-a.yaml").exists()
+    assert not (settings.config_dir / "Pulumi.dept-a.yaml").exists()
     with pytest.raises(StackNotFound):
         owner.destroy()  # never silently re-created
     assert "dept-a" not in list_stacks(settings)

@@ -23,7 +23,7 @@ from gcloud.engine.settings import EngineSettings
 from gcloud.engine.stack import StackResult
 from gcloud.model import Fleet, load_fleet
 from gcloud.providers import credentials
-from gcloud.verify import CheckResult, group_owners, verify_tenant
+from gcloud.verify import IsolationCheck, group_owners, verify_tenant
 from gcloud.verify.openstack import verifier_name
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,7 @@ def kube(engine: EngineSettings) -> k8s_client.ApiClient:
     return credentials.kubernetes_client("gov-k8s")
 
 
-def checks(fleet: Fleet, name: str) -> dict[str, CheckResult]:
+def checks(fleet: Fleet, name: str) -> dict[str, IsolationCheck]:
     owners = group_owners(doc.effective for doc in fleet.tenants)
     return {r.check: r for r in verify_tenant(fleet.get(name).effective, fleet.platform_data, owners=owners)}
 

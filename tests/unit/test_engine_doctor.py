@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from gcloud.engine.settings import checkout_dir
+
 
 @pytest.fixture
 def bare_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -34,7 +36,8 @@ def test_doctor_without_engine_names_what_is_missing_and_the_fix(run_cli: Any, b
     assert "scripts/bootstrap.sh" in engine["hint"]
     assert checks["passphrase"]["status"] == "missing" and "PULUMI_CONFIG_PASSPHRASE" in checks["passphrase"]["hint"]
     assert checks["pulumi sdk"]["status"] == "ok"
-    assert report["stateDir"] == str(bare_machine / ".govcloud" / "state")
+    checkout = checkout_dir()  # from any folder, a checkout's own state (beside its Pulumi.yaml)
+    assert checkout is not None and report["stateDir"] == str(checkout / ".govcloud" / "state")
 
 
 def test_doctor_table_prints_a_fix_line_per_problem_and_never_the_passphrase(

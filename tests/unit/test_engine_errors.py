@@ -18,7 +18,7 @@ from gcloud.engine.errors import (
     ProviderFailure,
     StackNotFound,
     WrongPassphrase,
-    classify,
+    classify_failure,
     mask,
     urn_parts,
 )
@@ -71,7 +71,7 @@ URN = "urn:pulumi:dept-f::govcloud::pulumi-python:dynamic:Resource::x"
 
 
 def test_a_locked_stack_is_a_concurrent_update_naming_the_holder() -> None:
-    error = classify("", LOCKED, stack="dept-l", operation="up")
+    error = classify_failure("", LOCKED, stack="dept-l", operation="up")
     assert isinstance(error, ConcurrentUpdate)
     assert "pid 2825" in error.message and "root@vm" in error.message
     assert str(error).startswith("dept-l: up: stack dept-l is being updated by another run")
@@ -79,13 +79,13 @@ def test_a_locked_stack_is_a_concurrent_update_naming_the_holder() -> None:
 
 
 def test_the_service_backend_conflict_is_a_concurrent_update_too() -> None:
-    error = classify("", "error: [409] Conflict: Another update is currently in progress.", stack="t")
+    error = classify_failure("", "error: [409] Conflict: Another update is currently in progress.", stack="t")
     assert isinstance(error, ConcurrentUpdate)
 
 
 def test_missing_and_wrong_passphrases_are_environment_problems_with_a_fix() -> None:
-    missing = classify("", NO_PASSPHRASE, stack="dept-n", operation="select")
-    wrong = classify("", WRONG_PASSPHRASE, stack="dept-w", operation="preview")
+    missing = classify_failure("", NO_PASSPHRASE, stack="dept-n", operation="select")
+    wrong = classify_failure("", WRONG_PASSPHRASE, stack="dept-w", operation="preview")
     assert isinstance(missing, MissingPassphrase) and isinstance(missing, EnvironmentProblem)
     assert "PULUMI_CONFIG_PASSPHRASE" in missing.hint
     assert isinstance(wrong, WrongPassphrase) and isinstance(wrong, EnvironmentProblem)
@@ -94,7 +94,7 @@ def test_missing_and_wrong_passphrases_are_environment_problems_with_a_fix() -> 
 def test_a_provider_failure_names_the_resource_and_masks_secrets() -> None:
     diagnostics = [Diagnostic(URN, "Exception calling application: cloud refused: quota exceeded "
                                    "(request token TOPSECRET-42)"), Diagnostic("", "update failed")]
-    error = classify(PROVIDER_STDOUT, "", stack="dept-f", operation="up", diagnostics=diagnostics,
+    error = classify_failure(PROVIDER_STDOUT, "", stack="dept-f", operation="up", diagnostics=diagnostics,
                      secrets=["TOPSECRET-42"])
     assert isinstance(error, ProviderFailure)
     assert error.resource == URN
@@ -104,7 +104,7 @@ def test_a_provider_failure_names_the_resource_and_masks_secrets() -> None:
 
 
 def test_a_provider_failure_is_found_in_the_printed_diagnostics_without_events() -> None:
-    error = classify(PROVIDER_STDOUT, "", stack="dept-f", secrets=["TOPSECRET-42"])
+    error = classify_failure(PROVIDER_STDOUT, "", stack="dept-f", secrets=["TOPSECRET-42"])
     assert isinstance(error, ProviderFailure)
     assert error.resource == "x"
     assert "quota exceeded" in error.message and "TOPSECRET-42" not in error.message
@@ -112,16 +112,16 @@ def test_a_provider_failure_is_found_in_the_printed_diagnostics_without_events()
 
 def test_an_exception_in_the_program_is_a_program_failure() -> None:
     diagnostics = [Diagnostic("", "python inline source runtime error: bad tenant spec\nTraceback ...")]
-    error = classify(PROGRAM_STDOUT, "", stack="dept-p", diagnostics=diagnostics)
+    error = classify_failure(PROGRAM_STDOUT, "", stack="dept-p", diagnostics=diagnostics)
     assert isinstance(error, ProgramFailure)
     assert error.message == "the program failed: bad tenant spec"
 
 
 def test_other_classes_and_the_generic_fallback() -> None:
-    assert isinstance(classify("", "error: no stack named 'dept-zz' found", stack="dept-zz"), StackNotFound)
-    missing = classify("", "error: no resource plugin 'pulumi-python' found in the workspace or on your $PATH")
+    assert isinstance(classify_failure("", "error: no stack named 'dept-zz' found", stack="dept-zz"), StackNotFound)
+    missing = classify_failure("", "error: no resource plugin 'pulumi-python' found in the workspace or on your $PATH")
     assert isinstance(missing, EngineMissing) and "bootstrap.sh" in missing.hint
-    generic = classify("", "error: something else went wrong\nerror: something else went wrong")
+    generic = classify_failure("", "error: something else went wrong\nerror: something else went wrong")
     assert type(generic) is EngineFailure
     assert generic.message == "something else went wrong"
     assert generic.detail == "something else went wrong"  # de-duplicated

@@ -7,9 +7,18 @@ import pickle
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gcloud.engine.errors import EngineMissing, MissingPassphrase
-from gcloud.engine.settings import OFFLINE_ENV, PROJECT_FILE, EngineSettings, find_passphrase, state_location
+from gcloud.engine.settings import (
+    OFFLINE_ENV,
+    EngineSettings,
+    checkout_dir,
+    detached_project_file,
+    find_passphrase,
+    project_file,
+    state_location,
+)
 from gcloud.engine.toolchain import LAUNCHER, Toolchain, cached_bin_dir, find_engine, sdk_version
 from gcloud.localfs import cache_root
 
@@ -80,7 +89,10 @@ def test_settings_pickle_for_worker_processes_and_prepare_writes_the_project(tmp
     assert copy.env({}) == settings.env({})
     copy.prepare()
     copy.prepare()  # idempotent
-    assert (settings.work_dir / "Pulumi.yaml").read_text() == PROJECT_FILE
+    detached = (settings.work_dir / "Pulumi.yaml").read_text()
+    assert detached == detached_project_file(project_file().read_text())
+    assert yaml.safe_load(detached) == {"name": "govcloud", "runtime": "python", "main": "stacks/",
+                                        "description": "govcloud tenant stacks (one per department)"}
     assert settings.backend_dir == tmp_path / ".govcloud" / "state"
     assert settings.backend_dir.is_dir() and settings.pulumi_home.is_dir()
 
@@ -108,3 +120,18 @@ def test_a_wrong_explicit_engine_is_an_error_not_a_silent_fallback(tmp_path: Pat
     fake.chmod(0o755)
     with pytest.raises(EngineMissing, match=r"v1\.0\.0, not v"):
         find_engine({"GOVCLOUD_PULUMI_BIN": str(fake), "PATH": ""})
+
+
+def test_the_checkout_state_runs_the_engine_at_the_root_pulumi_yaml(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # any current folder: the checkout's project and state are found all the same
+    settings = EngineSettings.from_environment(environ={"PULUMI_CONFIG_PASSPHRASE": "pw"},
+                                               toolchain=_toolchain(tmp_path))
+    root = checkout_dir()
+    assert root is not None and settings.work_dir == root and settings.project == root
+    assert settings.state_dir == root / ".govcloud" / "state"
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    assert project["name"] == "govcloud" and project["runtime"] == "python"
+    assert root / project["stackConfigDir"] == settings.config_dir  # Pulumi.<tenant>.yaml where the CLI looks
+    assert project["backend"]["url"] == "file://.govcloud/state"
+    assert (root / "gcloud" / "engine" / "Pulumi.yaml").read_text() == (root / "Pulumi.yaml").read_text()

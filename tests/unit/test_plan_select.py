@@ -7,19 +7,19 @@ from pathlib import Path
 
 from gcloud.model import load_fleet
 from gcloud.plan.record import AppliedTenant, read_record, update_record
-from gcloud.plan.select import Change, applied_entry, classify, orphans
+from gcloud.plan.select import Change, applied_entry, changes_since, orphans
 
 
 def test_new_changed_unchanged(workspace: Path, tmp_path: Path) -> None:
     fleet = load_fleet([workspace / "tenants"], workspace / "platform.yaml")
     state = tmp_path / "state"
-    assert {s.change for s in classify(fleet, read_record(state))} == {Change.NEW}
+    assert {s.change for s in changes_since(fleet, read_record(state))} == {Change.NEW}
     update_record(state, {doc.name: applied_entry(doc, "2026-11-23T00:00:00Z") for doc in fleet.tenants})
-    assert {s.change for s in classify(fleet, read_record(state))} == {Change.UNCHANGED}
+    assert {s.change for s in changes_since(fleet, read_record(state))} == {Change.UNCHANGED}
     path = workspace / "tenants" / "jyj.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("instances: 8", "instances: 9"), encoding="utf-8")
     changed = load_fleet([workspace / "tenants"], workspace / "platform.yaml", read_record(state).pinned_cidrs())
-    marks = {s.name: s.change for s in classify(changed, read_record(state))}
+    marks = {s.name: s.change for s in changes_since(changed, read_record(state))}
     assert marks["jyj"] is Change.CHANGED
     assert [name for name, change in marks.items() if change is not Change.UNCHANGED] == ["jyj"]
 
