@@ -10,7 +10,7 @@ import typer
 
 from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
 
-from . import doctor, output, policy, provision, sandbox, tenant, validate, verify
+from . import audit, doctor, output, policy, provision, quota, report, sandbox, tenant, validate, verify
 
 app = typer.Typer(
     name="govcloud",
@@ -30,6 +30,9 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     provision.register,
     policy.register,
     verify.register,
+    audit.register,
+    quota.register,
+    report.register,
 ]
 
 

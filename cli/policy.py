@@ -12,6 +12,7 @@ import typer
 
 from gcloud.errors import InputError
 from gcloud.policy.check import run_check
+from gcloud.policy.diff import DIFF_FORMATTERS
 from gcloud.policy.examples import run_examples
 from gcloud.policy.explain import explain as explain_page
 from gcloud.policy.formats import (
@@ -22,6 +23,7 @@ from gcloud.policy.formats import (
     policy_list_json,
     policy_list_table,
 )
+from gcloud.policy.gitrev import run_diff
 from gcloud.policy.loader import load_policies
 
 from . import output
@@ -122,8 +124,37 @@ def test(policies: PoliciesDir = DEFAULT_POLICIES,
         raise typer.Exit(1)
 
 
+class DiffFormat(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+def diff(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
+         policies: PoliciesDir = DEFAULT_POLICIES,
+         base: Annotated[str | None, typer.Option("--base", show_default=False, help=(
+             "The git revision to compare with (default: the merge-base of HEAD with main, or HEAD)."))] = None,
+         output_format: Annotated[DiffFormat, typer.Option("--output", "-o", help=(
+             "table for people; json for scripts; sarif holds only the new findings, for code review."))]
+         = DiffFormat.table,
+         today: Today = None) -> None:
+    """What a change to policies/ or tenants/ does: tenants newly failing or fixed, waivers now (un)needed.
+
+    Compares the findings of the base revision's files (read from git, no checkout) with the working tree's.
+    Exit 0 when the change adds no blocking finding, 1 when it does, 2 on bad input or an unknown revision.
+
+    Example: govcloud policy diff --base main --output sarif > policy-diff.sarif
+    """
+    day = today.date() if today else dt.date.today()
+    result = run_diff(tenant_paths(paths), platform, policies, base, day)
+    sys.stdout.write(DIFF_FORMATTERS[output_format.value](result))
+    if result.failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     policy_app.command("check")(check)
+    policy_app.command("diff")(diff)
     policy_app.command("list")(list_policies)
     policy_app.command("explain")(explain)
     policy_app.command("test")(test)

@@ -1,0 +1,1 @@
+"""The report page for security and auditors."""
