@@ -10,7 +10,8 @@ import typer
 
 from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
 
-from . import audit, doctor, output, policy, provision, quota, report, sandbox, tenant, validate, verify
+from . import audit, doctor, drift, output, policy, provision, quota, report, sandbox, tenant, validate, verify
+from . import state as state_commands
 
 app = typer.Typer(
     name="govcloud",
@@ -30,9 +31,11 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     provision.register,
     policy.register,
     verify.register,
+    drift.register,
     audit.register,
     quota.register,
     report.register,
+    state_commands.register,
 ]
 
 

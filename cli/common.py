@@ -21,6 +21,12 @@ Paths = Annotated[
 PlatformFile = Annotated[Path, typer.Option("--platform", help="The platform file.")]
 OutputFormat = Annotated[Format, typer.Option("--output", "-o", help="table for people, json for scripts.")]
 
+Actor = Annotated[str | None, typer.Option(
+    "--actor", show_default=False, help="Who runs this, for the audit trail (default: $GOVCLOUD_ACTOR, else the OS "
+                                        "user).")]
+Ticket = Annotated[str | None, typer.Option("--ticket", show_default=False,
+                                            help="The change ticket this run serves, kept in the audit trail.")]
+
 DEFAULT_PLATFORM = Path("platform.yaml")
 
 

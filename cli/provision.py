@@ -15,19 +15,25 @@ import typer
 from rich.markup import escape
 
 from . import output
-from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, tenant_paths
+from .common import DEFAULT_PLATFORM, Actor, Format, OutputFormat, Paths, PlatformFile, Ticket, tenant_paths
 from .progress import FleetProgress
 
 if TYPE_CHECKING:
     from gcloud.engine.settings import EngineSettings
     from gcloud.plan.run import Prepared, RunReport, TenantOutcome
+    from gcloud.policy.finding import CheckResult
 
 PoliciesDir = Annotated[Path, typer.Option("--policies", help="The folder of policy files.")]
 Parallel = Annotated[int, typer.Option("--parallel", "-p", min=1, max=32, help="Tenants run at once.")]
 Everything = Annotated[bool, typer.Option("--all", help="Include tenants unchanged since their last apply.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show every resource step, also in a terminal.")]
 
-_STATUS_STYLE = {"ok": "green", "failed": "red", "frozen": "yellow", "unchanged": "dim"}
+_STATUS_STYLE = {"ok": "green", "failed": "red", "frozen": "yellow", "blocked": "red", "unchanged": "dim"}
+Refresh = Annotated[bool, typer.Option("--refresh", help=(
+    "Read every named tenant's resources back from the clouds first: changes made by hand are shown (plan) or "
+    "repaired (apply), even where the tenant file did not change."))]
+KeepForeign = Annotated[bool, typer.Option("--keep-foreign", help=(
+    "With --refresh: report objects someone else added to govcloud's containers, but leave them in place."))]
 
 
 def _settings() -> EngineSettings:
@@ -42,13 +48,21 @@ def _prepare(paths: list[Path] | None, platform: Path, policies: Path, settings:
     try:
         prepared = run.prepare(tenant_paths(paths), platform, policies, settings)
     except run.PolicyBlocked as blocked:
-        for finding in blocked.check.findings:
-            if finding.blocking:
-                output.stderr.print(f"[red]{escape(finding.policy_id)}[/red] {escape(str(finding.location))} "
-                                    f"{escape(finding.tenant)}: {escape(finding.message)}")
+        _blocking(blocked.check)
         raise
     output.elsewhere(prepared.fleet.elsewhere)
+    _blocking(prepared.policy)
+    for tenant in sorted(prepared.blocked):
+        output.stderr.print(f"[red]held back[/red] {escape(tenant)}: mandatory policy violation; the other tenants "
+                            "go on")
     return prepared
+
+
+def _blocking(check: CheckResult) -> None:
+    for finding in check.findings:
+        if finding.blocking:
+            output.stderr.print(f"[red]{escape(finding.policy_id)}[/red] {escape(str(finding.location))} "
+                                f"{escape(finding.tenant or '(fleet)')}: {escape(finding.message)}")
 
 
 def _outcome_json(outcome: TenantOutcome) -> dict[str, Any]:
@@ -87,7 +101,7 @@ def _render(report: RunReport, output_format: Format) -> None:
 
 def plan(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
          policies: PoliciesDir = Path("policies"), everything: Everything = False, parallel: Parallel = 2,
-         verbose: Verbose = False, output_format: OutputFormat = Format.table) -> None:
+         refresh: Refresh = False, verbose: Verbose = False, output_format: OutputFormat = Format.table) -> None:
     """Validate, check policy, then preview each changed tenant's stack with a per-resource diff.
 
     Nothing is changed. A mandatory policy violation stops before any engine or cloud call (exit 1). Named files
@@ -99,17 +113,19 @@ def plan(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
 
     settings = _settings()
     prepared = _prepare(paths, platform, policies, settings)
-    with FleetProgress("plan", len(prepared.targets(everything)), verbose=verbose) as progress:
-        report = run.plan(prepared, settings, everything=everything, parallel=parallel, on_event=progress)
+    with FleetProgress("plan", len(prepared.to_preview(everything or refresh)), verbose=verbose) as progress:
+        report = run.plan(prepared, settings, everything=everything, parallel=parallel, on_event=progress,
+                          refresh=refresh)
     _render(report, output_format)
-    if report.failed:
+    if report.failed or report.blocked:
         raise typer.Exit(1)
 
 
 def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
           policies: PoliciesDir = Path("policies"), everything: Everything = False, parallel: Parallel = 2,
           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-          verbose: Verbose = False, output_format: OutputFormat = Format.table) -> None:
+          refresh: Refresh = False, keep_foreign: KeepForeign = False, verbose: Verbose = False, actor: Actor = None,
+          ticket: Ticket = None, output_format: OutputFormat = Format.table) -> None:
     """Provision the changed tenants: several at once, live progress, a summary table at the end.
 
     One tenant's failure never stops the others; exit 1 if any failed, or if a frozen tenant's changes were
@@ -121,7 +137,7 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
 
     settings = _settings()
     prepared = _prepare(paths, platform, policies, settings)
-    pending = [s.name for s in prepared.to_apply(everything)]
+    pending = [s.name for s in prepared.to_apply(everything or refresh)]
     if not pending:
         output.stderr.print("no tenant to apply: none changed since its last apply (use --all to re-apply all)")
     elif not yes:
@@ -129,7 +145,8 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
             raise typer.BadParameter("not a terminal: pass --yes to apply without confirmation")
         typer.confirm(f"Apply {len(pending)} tenant(s): {', '.join(pending)}?", abort=True)
     with FleetProgress("apply", len(pending), verbose=verbose) as progress:
-        report = run.apply(prepared, settings, everything=everything, parallel=parallel, on_event=progress)
+        report = run.apply(prepared, settings, everything=everything, parallel=parallel, on_event=progress,
+                           actor=actor, ticket=ticket, refresh=refresh, keep_foreign=keep_foreign)
     _render(report, output_format)
     if report.failed or report.held_back:
         raise typer.Exit(1)
@@ -138,7 +155,8 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
 def destroy(tenant: Annotated[str, typer.Argument(help="The tenant id whose stack is destroyed.")],
             confirm: Annotated[str, typer.Option("--confirm", help="Repeat the tenant id to confirm.")],
             paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
-            verbose: Verbose = False, output_format: OutputFormat = Format.table) -> None:
+            verbose: Verbose = False, actor: Actor = None, ticket: Ticket = None,
+            output_format: OutputFormat = Format.table) -> None:
     """Delete every resource of one tenant and remove its stack (refused while preventDeletion is true).
 
     Example: govcloud destroy jyj --confirm jyj
@@ -147,7 +165,8 @@ def destroy(tenant: Annotated[str, typer.Argument(help="The tenant id whose stac
 
     settings = _settings()
     with FleetProgress("destroy", 1, verbose=verbose) as progress:
-        report = run.destroy(tenant, confirm, tenant_paths(paths), platform, settings, on_event=progress)
+        report = run.destroy(tenant, confirm, tenant_paths(paths), platform, settings, on_event=progress,
+                             actor=actor, ticket=ticket)
     _render(report, output_format)
     if report.failed:
         raise typer.Exit(1)

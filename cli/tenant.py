@@ -9,7 +9,7 @@ import typer
 
 from gcloud.errors import InputError
 
-from . import output
+from . import output, tenant_list
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, PlatformFile
 
 tenant_app = typer.Typer(help="Look at tenants and create new ones from templates.", no_args_is_help=True)
@@ -66,4 +66,5 @@ def new(name: Annotated[str, typer.Argument(help="The new tenant id (DNS label, 
 
 
 def register(app: typer.Typer) -> None:
+    tenant_list.register(tenant_app)
     app.add_typer(tenant_app, name="tenant")

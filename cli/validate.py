@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, tenant_paths
@@ -31,7 +32,8 @@ def validate(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
         return
     table = output.table("tenant", "display name", "level", "file")
     for doc in fleet.targets:
-        table.add_row(doc.name, doc.tenant.metadata.display_name, str(doc.tenant.spec.mlps_level), doc.label)
+        table.add_row(doc.name, escape(doc.tenant.metadata.display_name), str(doc.tenant.spec.mlps_level),
+                      escape(doc.label))  # tenant text is data, never rich markup
     output.stdout.print(table)
     output.stdout.print(f"[green]ok[/green] {len(fleet.targets)} tenants valid against {fleet.platform_path}")
 

@@ -71,7 +71,9 @@ def diagnose(project_dir: Path | None = None, *, environ: Mapping[str, str] | No
     """Run every check; never raises for what it finds."""
     env = os.environ if environ is None else environ
     passphrase = passphrase_check(env)
-    checks = (*engine_checks(env), passphrase, state_check(project_dir, env))
+    from gcloud.state.health import backend_checks  # here, not at the top: it builds this module's Check values
+
+    checks = (*engine_checks(env), passphrase, state_check(project_dir, env), *backend_checks(project_dir, env))
     with ThreadPoolExecutor(max_workers=2) as pool:
         openstack = pool.submit(probe_openstack, set(expected_clouds), timeout)
         kubernetes = pool.submit(probe_kubernetes, set(expected_contexts), timeout)

@@ -11,6 +11,8 @@ from typing import Any
 
 import pulumi
 
+from gcloud.guardrails import kubernetes as guardrails
+from gcloud.guardrails import project_grants
 from gcloud.providers import kubernetes as k8s
 from gcloud.providers import openstack as ostack
 from gcloud.providers import openstack_network as onet
@@ -40,6 +42,7 @@ class OpenStackTenant(pulumi.ComponentResource):
         project = args.project_args(effective, platform)
         self._project = ostack.Project(f"{tenant}-project", cloud=cloud, project_name=project.name,
                                        domain=project.domain, description=project.description, tags=project.tags,
+                                       assignments=[(g.group, g.role) for g in project_grants(effective, platform)],
                                        opts=child)
         self.project_id = self._project.id
         self._access(tenant, cloud, effective, platform, project.domain)
@@ -60,7 +63,7 @@ class OpenStackTenant(pulumi.ComponentResource):
     def _access(self, tenant: str, cloud: str, effective: Mapping[str, Any], platform: Mapping[str, Any],
                 domain: str) -> None:
         groups: dict[str, ostack.IdentityGroup] = {}
-        for grant in grants(effective, platform, "keystone"):
+        for grant in project_grants(effective, platform):  # the marker role of level-3 tenants included
             if grant.group not in groups:
                 groups[grant.group] = ostack.IdentityGroup(
                     f"{tenant}-group-{grant.group}", cloud=cloud, group_name=grant.group, domain=domain,
@@ -92,7 +95,8 @@ class OpenStackTenant(pulumi.ComponentResource):
         for group in args.security_group_args(effective):
             sg = onet.SecurityGroup(f"{tenant}-sg-{group.key}", cloud=cloud, project_id=self.project_id,
                                     group_name=group.name, description=group.description,
-                                    remove_default_egress=group.remove_default_egress, opts=opts)
+                                    remove_default_egress=group.remove_default_egress,
+                                    rules=[rule.args for rule in group.rules], opts=opts)
             self.security_group_ids[group.key] = sg.id
             for rule in group.rules:
                 onet.SecurityGroupRule(f"{tenant}-sg-{group.key}-rule-{rule.key}", cloud=cloud,
@@ -132,4 +136,20 @@ class KubernetesTenant(pulumi.ComponentResource):
                 k8s.RoleBinding(f"{ns_name}-rb-{binding['metadata']['name']}", context=context, manifest=binding,
                                 opts=inside)
             self.namespaces.append(ns_name)
+        self._guardrails(effective, platform, context)
         self.register_outputs({"namespaces": self.namespaces})
+
+    def _guardrails(self, effective: Mapping[str, Any], platform: Mapping[str, Any], context: str) -> None:
+        """The tenant's admission policies, each binding after its policy (a binding naming a missing policy is
+        accepted but enforces nothing, so the order makes "bound" mean "in force")."""
+        if not self.namespaces:
+            return
+        identity = guardrails.govcloud_identity(platform, context)
+        tenant = args.tenant_id(effective)
+        for policy, binding in manifests.guardrail_manifests(effective, platform, identity):
+            name = f"{tenant}-admission-{policy['metadata']['name'].removeprefix(f'govcloud-{tenant}-')}"
+            made = guardrails.ValidatingAdmissionPolicy(name, context=context, manifest=policy,
+                                                        opts=pulumi.ResourceOptions(parent=self))
+            guardrails.ValidatingAdmissionPolicyBinding(
+                f"{name}-binding", context=context, manifest=binding,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[made]))

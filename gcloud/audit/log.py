@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,9 +25,9 @@ from .chain import event_record as _event_record
 from .event import AuditEntry, AuditEvent, AuditVerification
 from .keys import PublicKey, load_or_create_private, load_private, load_public, public_of, sign, verifier
 from .keys import public_fingerprint as _fingerprint
-from .paths import AuditPaths, audit_paths
+from .paths import LOG_ENV, AuditPaths, audit_paths
 from .scrub import environment_secrets
-from .store import AuditLogDamaged, AuditStore, LocalFileStore, StoredLog
+from .store import AuditLogDamaged, AuditStore, LocalFileStore, PostgresStore, StoredLog
 from .verify import verify_stored
 
 Clock = Callable[[], dt.datetime]
@@ -51,7 +52,7 @@ class AuditLog:
            clock: Clock = _utc_now) -> AuditLog:
         """The log beside `state_dir` (None: resolved as the engine does), honouring GOVCLOUD_AUDIT_LOG/_KEY."""
         paths = audit_paths(state_dir, environ)
-        return cls(LocalFileStore(paths), paths.key, clock=clock, environ=environ)
+        return cls(_store(paths, state_dir, environ), paths.key, clock=clock, environ=environ)
 
     @property
     def paths(self) -> AuditPaths | None:
@@ -142,6 +143,18 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 stack.enter_context(self.store.locked())
             return self.store.read_all()
+
+
+def _store(paths: AuditPaths, state_dir: Path | None, environ: Mapping[str, str] | None) -> AuditStore:
+    """The log lives with the stacks: in the shared PostgreSQL backend when they do (unless GOVCLOUD_AUDIT_LOG
+    names a file), else in the file beside the state."""
+    from gcloud.state.backend import backend_url, is_postgres
+
+    env = os.environ if environ is None else environ
+    url = backend_url(state_dir, env)
+    if is_postgres(url) and not env.get(LOG_ENV):
+        return PostgresStore(url)
+    return LocalFileStore(paths)
 
 
 def _tail(last: bytes | None) -> tuple[int, str]:

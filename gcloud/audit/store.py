@@ -1,13 +1,15 @@
 """The storage seam: read every line, or append lines and a new head under one exclusive lock.
 
-A local JSON-lines file today; a shared backend on a server later implements the same two calls.
+A local JSON-lines file (`LocalFileStore`), or rows of the shared PostgreSQL backend (`PostgresStore`) when the
+stacks live there, so runners on several machines append to one trail.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +46,8 @@ class AuditStore(Protocol):
 
     def locked(self) -> contextlib.AbstractContextManager[None]: ...
 
+    def replace_all(self, stored: StoredLog) -> None: ...
+
 
 class LocalFileStore:
     """A JSON-lines file, its head beside it, and a lock file so concurrent commands append one after another."""
@@ -73,6 +77,16 @@ class LocalFileStore:
             if lines:
                 self._write(b"".join(line + b"\n" for line in lines))
             self._replace_head(head)
+
+    def replace_all(self, stored: StoredLog) -> None:
+        """Make the log exactly `stored` (a restore from a backup), under the lock."""
+        with self.locked():
+            self.paths.log.unlink(missing_ok=True)
+            self._write(b"".join(line + b"\n" for line in stored.lines) + stored.partial)
+            if stored.head is not None:
+                self._replace_head(stored.head)
+            else:
+                self.paths.head.unlink(missing_ok=True)
 
     def _last_line(self) -> bytes | None:
         """The last complete line, read from the end (the log only grows; never read it all to append)."""
@@ -128,3 +142,95 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class AuditKeyMismatch(GovcloudError):
+    """This runner signs with another key than the shared log's: its checkpoints would not verify."""
+
+
+class PostgresStore:
+    """The log as rows of the shared backend's database (`govcloud_audit`, one row per line) and its head.
+
+    The same semantics as the file: an append reads the last line, builds on it and writes the new lines and head
+    in one transaction under an advisory lock (`pg_advisory_xact_lock`), so runners on several machines append one
+    after another and never fork the chain; a reader sees lines and head of one snapshot. A partial line cannot
+    happen (a transaction is all or nothing). One log has one signing key: an append signed by another key is
+    refused, so every runner must be given the fleet's key (GOVCLOUD_AUDIT_KEY).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def describe(self) -> str:
+        from gcloud.state.backend import redact
+
+        return f"audit log in {redact(self.url)}"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        from gcloud.state.postgres import AUDIT_LOCK, connect, ensure_schema
+
+        ensure_schema(self.url)
+        with connect(self.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (AUDIT_LOCK,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (AUDIT_LOCK,))
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return self._locked()
+
+    def read_all(self) -> StoredLog:
+        from gcloud.state.postgres import transaction
+
+        with transaction(self.url) as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            lines = tuple(bytes(row[0]) for row in conn.execute("SELECT line FROM govcloud_audit ORDER BY n"))
+            row = conn.execute("SELECT head FROM govcloud_audit_head WHERE id = 1").fetchone()
+        return StoredLog(lines, b"", bytes(row[0]) if row else None)
+
+    def append_under_lock(self, build: Build) -> None:
+        from gcloud.state.postgres import AUDIT_LOCK, transaction
+
+        with transaction(self.url) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
+            last = conn.execute("SELECT n, line FROM govcloud_audit ORDER BY n DESC LIMIT 1").fetchone()
+            count = int(last[0]) if last else 0
+            lines, head = build(bytes(last[1]) if last else None)
+            stored = conn.execute("SELECT head FROM govcloud_audit_head WHERE id = 1").fetchone()
+            _same_key(bytes(stored[0]) if stored else None, head)
+            if lines:
+                with conn.cursor() as cursor:
+                    cursor.executemany("INSERT INTO govcloud_audit (n, line) VALUES (%s, %s)",
+                                       [(count + i, line) for i, line in enumerate(lines, 1)])
+            conn.execute("INSERT INTO govcloud_audit_head (id, head) VALUES (1, %s) "
+                         "ON CONFLICT (id) DO UPDATE SET head = EXCLUDED.head", (head,))
+
+    def replace_all(self, stored: StoredLog) -> None:
+        """Make the log exactly `stored` (a restore from a backup)."""
+        from gcloud.state.postgres import AUDIT_LOCK, transaction
+
+        with transaction(self.url) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
+            conn.execute("DELETE FROM govcloud_audit")
+            conn.execute("DELETE FROM govcloud_audit_head")
+            with conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO govcloud_audit (n, line) VALUES (%s, %s)",
+                                   list(enumerate(stored.lines, 1)))
+            if stored.head is not None:
+                conn.execute("INSERT INTO govcloud_audit_head (id, head) VALUES (1, %s)", (stored.head,))
+
+
+def _same_key(stored_head: bytes | None, new_head: bytes) -> None:
+    """Refuse a head signed by another key than the log's (a runner that made a key of its own)."""
+    if stored_head is None:
+        return
+    try:
+        old, new = json.loads(stored_head).get("key"), json.loads(new_head).get("key")
+    except ValueError:
+        return  # a damaged head is `audit verify`'s to report, not a reason to stop recording
+    if old and new and old != new:
+        raise AuditKeyMismatch(f"this runner's audit key ({new}) is not the shared log's ({old}); nothing was "
+                               "recorded. Give every runner the fleet's key: GOVCLOUD_AUDIT_KEY=/path/to/key.pem "
+                               "(`govcloud audit key` on a runner that has it shows its fingerprint)")

@@ -42,14 +42,29 @@ _RANK: Mapping[ChangeOp, int] = {ChangeOp.SAME: 0, ChangeOp.READ: 1, ChangeOp.UP
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One leaf value a refresh found changed: what the state holds (`want`, as last applied) and what is live."""
+
+    path: str
+    want: Any
+    live: Any
+
+
+@dataclass(frozen=True)
 class ResourceChange:
-    """One resource's step: `keys` are the changed top-level properties when the engine (or the inputs) say."""
+    """One resource's step: `keys` are the changed top-level properties when the engine (or the inputs) say.
+
+    A refresh also gives `fields` (each changed leaf, want and live) and `foreign` (the members of a container
+    resource that govcloud did not create, as its provider's read reports them).
+    """
 
     urn: str
     type: str
     name: str
     op: ChangeOp
     keys: tuple[str, ...] = ()
+    fields: tuple[FieldChange, ...] = ()
+    foreign: tuple[Mapping[str, Any], ...] = ()
 
 
 class EventKind(StrEnum):
@@ -76,11 +91,6 @@ class StackEvent:
 
 EventSink = Callable[[StackEvent], None]
 """Receives progress events; called from the engine's event thread, so keep it quick."""
-
-
-def as_lines(progress: Callable[[str], None]) -> EventSink:
-    """Adapt a plain line callback (e.g. `gcloud.sandbox.process.Progress`) to receive `stack: message` lines."""
-    return lambda event: progress(str(event))
 
 
 def is_bookkeeping(resource_type: str) -> bool:
@@ -133,14 +143,17 @@ class Recorder:
         if is_bookkeeping(kind or meta.type):
             return
         op = _OPS.get(meta.op.value, ChangeOp.UPDATE)
-        keys = _changed_keys(meta, compare_outputs=self.operation == "refresh")
+        refresh = self.operation == "refresh"
+        keys = _changed_keys(meta, compare_outputs=refresh)
+        fields, foreign = (_field_changes(meta, self._secrets), _foreign(meta)) if refresh else ((), ())
         with self._lock:
             known = self._changes.get(meta.urn)
             if known is not None and _RANK[known.op] > _RANK[op]:
                 op = known.op
             if known is not None:
                 keys = tuple(dict.fromkeys((*known.keys, *keys)))
-            self._changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys)
+                fields, foreign = fields or known.fields, foreign or known.foreign
+            self._changes[meta.urn] = ResourceChange(meta.urn, meta.type, name, op, keys, fields, foreign)
             announce = op is not ChangeOp.SAME and meta.urn not in self._announced
             if announce:
                 self._announced.add(meta.urn)
@@ -169,3 +182,41 @@ def _changed_keys(meta: StepEventMetadata, *, compare_outputs: bool) -> tuple[st
     old: Mapping[str, Any] = (meta.old.outputs if compare_outputs else meta.old.inputs) or {}
     new: Mapping[str, Any] = (meta.new.outputs if compare_outputs else meta.new.inputs) or {}
     return tuple(sorted(k for k in {*old, *new} if not k.startswith("__") and old.get(k) != new.get(k)))
+
+
+FOREIGN_KEY = "foreign"
+"""The output where container providers report members govcloud did not create (gcloud.providers.base.FOREIGN)."""
+
+
+def _foreign(meta: StepEventMetadata) -> tuple[Mapping[str, Any], ...]:
+    outputs = (meta.new.outputs if meta.new is not None else None) or {}
+    found = outputs.get(FOREIGN_KEY) or []
+    return tuple(item for item in found if isinstance(item, Mapping))
+
+
+def _field_changes(meta: StepEventMetadata, secrets: Iterable[str]) -> tuple[FieldChange, ...]:
+    """Every leaf that differs between the state (old outputs) and the refreshed object (new outputs)."""
+    if meta.old is None or meta.new is None:
+        return ()
+    old = {k: v for k, v in (meta.old.outputs or {}).items() if not k.startswith("__") and k != FOREIGN_KEY}
+    new = {k: v for k, v in (meta.new.outputs or {}).items() if not k.startswith("__") and k != FOREIGN_KEY}
+    found: list[FieldChange] = []
+    _walk("", old, new, found)
+    hidden = tuple(secrets)
+    return tuple(FieldChange(change.path, _masked(change.want, hidden), _masked(change.live, hidden))
+                 for change in found)
+
+
+MISSING = "(absent)"
+
+
+def _walk(path: str, want: Any, live: Any, found: list[FieldChange]) -> None:
+    if isinstance(want, Mapping) and isinstance(live, Mapping):
+        for key in sorted({*want, *live}, key=str):
+            _walk(f"{path}.{key}" if path else str(key), want.get(key, MISSING), live.get(key, MISSING), found)
+    elif want != live:
+        found.append(FieldChange(path, want, live))
+
+
+def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    return mask(value, secrets) if isinstance(value, str) else value

@@ -48,6 +48,9 @@ import json
 import multiprocessing
 import os
 import queue as queue_module
+import select
+import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,6 +68,9 @@ from .stack import Operation, ProgramFn, StackResult, TenantStack
 
 WORKER_GRACE_S = 2.0
 """How long a worker that has exited may still deliver its result through the queue before it counts as lost."""
+CANCEL_GRACE_S = 10.0
+"""How long a worker whose runner died lets its engine cancel (finish the calls in flight, save the state, unlock)
+before it kills it."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class StackJob:
     secrets: Mapping[str, str] | None = field(default=None, repr=False)
     preview_only: bool = True
     remove: bool = False
+    refresh: bool = False
+    """preview/up: read every resource back from its cloud first, so drift is repaired (`apply --refresh`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "operation", Operation(self.operation))
@@ -150,9 +158,9 @@ def run_job(job: StackJob, settings: EngineSettings, on_event: EventSink | None 
 def _dispatch(stack: TenantStack, job: StackJob) -> StackResult:
     match job.op:
         case Operation.PREVIEW:
-            return stack.preview()
+            return stack.preview(refresh=job.refresh)
         case Operation.UP:
-            return stack.up()
+            return stack.up(refresh=job.refresh)
         case Operation.REFRESH:
             return stack.refresh(preview_only=job.preview_only)
         case Operation.DESTROY:
@@ -163,15 +171,17 @@ def _dispatch(stack: TenantStack, job: StackJob) -> StackResult:
 
 
 def _worker(index: int, job: StackJob, settings: EngineSettings, channel: Any, environ: dict[str, str],
-            cwd: str) -> None:
+            cwd: str, runner: int) -> None:
     """Entry point of a worker process: events and the result go back through the channel.
 
     The fork server was started by the first run of this process: the worker takes the caller's environment and
-    folder of now, as a freshly started process would.
+    folder of now, as a freshly started process would. It never outlives the `runner` process (see
+    `_end_with_runner`).
     """
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
+    threading.Thread(target=_end_with_runner, args=(runner,), name="govcloud-runner-watch", daemon=True).start()
 
     def send(event: StackEvent) -> None:
         channel.put(("event", index, event))
@@ -182,6 +192,52 @@ def _worker(index: int, job: StackJob, settings: EngineSettings, channel: Any, e
     except Exception as err:  # e.g. an error that does not pickle: send its text instead
         channel.put(("result", index, JobResult(job.stack, job.op, None, EngineFailure(str(err), stack=job.stack),
                                                 result.duration_s)))
+
+
+def _end_with_runner(runner: int) -> None:
+    """Wait for the runner process to end (a pidfd, no polling); if it does first, stop the engine and exit.
+
+    A worker's parent is the fork server, not the runner, so the kernel's parent-death signal would come from the
+    wrong process. Its engine is interrupted as Ctrl-C would (it finishes the calls in flight, saves the state and
+    releases the stack's lock), and killed after CANCEL_GRACE_S.
+    """
+    try:
+        watch = os.pidfd_open(runner)
+    except ProcessLookupError:
+        watch = -1
+    except (OSError, AttributeError):
+        return  # no pidfd here (old kernel): the process-group kill a cancelled job gets still reaches workers
+    if watch >= 0:
+        select.select([watch], [], [])
+    _stop_children(signal.SIGINT, CANCEL_GRACE_S)
+    _stop_children(signal.SIGKILL, 0.0)
+    os._exit(1)
+
+
+def _children() -> list[int]:
+    """This process's child pids (the engine and anything else the SDK started), from /proc."""
+    found: list[int] = []
+    for task in Path("/proc/self/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.extend(int(pid) for pid in task.read_text().split())
+    return found
+
+
+def _stop_children(sig: int, grace_s: float) -> None:
+    """Send sig to every child, then wait up to grace_s for them all to end (through pidfds, not sleeps)."""
+    watched: list[int] = []
+    for pid in _children():
+        with contextlib.suppress(OSError):
+            watched.append(os.pidfd_open(pid))
+            os.kill(pid, sig)
+    deadline = time.monotonic() + grace_s
+    while watched and time.monotonic() < deadline:
+        ready, _, _ = select.select(watched, [], [], max(0.0, deadline - time.monotonic()))
+        for fd in ready:
+            os.close(fd)
+            watched.remove(fd)
+    for fd in watched:
+        os.close(fd)
 
 
 @dataclass
@@ -239,7 +295,7 @@ def _start_ready(waiting: list[tuple[int, StackJob]], running: dict[int, _Runnin
         if job.stack in busy:
             continue  # one stack, one run at a time, in the order given
         process = context.Process(target=_worker, args=(index, job, settings, channel, dict(os.environ),
-                                                        str(Path.cwd())),
+                                                        str(Path.cwd()), os.getpid()),
                                   name=f"govcloud-{job.stack}", daemon=True)
         process.start()
         running[index] = _Running(job, process, time.monotonic())

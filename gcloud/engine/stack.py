@@ -29,6 +29,7 @@ from pulumi.automation import (
 
 from .errors import MASK, EngineError, EngineFailure, StackNotFound, classify_failure
 from .events import ChangeOp, EventKind, EventSink, Recorder, ResourceChange
+from .recovery import recover
 from .sdk import SECRET_KEY, SECRET_SIGNATURE, StackInitMode, check_sdk, pulumi_command
 from .settings import PROJECT, EngineSettings
 
@@ -119,14 +120,17 @@ class TenantStack:
 
     # --- operations -------------------------------------------------------------------------------------------
 
-    def preview(self) -> StackResult:
-        """What `up` would change; nothing is touched."""
-        return self._operate(Operation.PREVIEW, True, lambda s, r: s.preview(on_event=r, color="never"))
+    def preview(self, *, refresh: bool = False) -> StackResult:
+        """What `up` would change; nothing is touched. `refresh`: against what the clouds hold now, not the state."""
+        return self._operate(Operation.PREVIEW, True,
+                             lambda s, r: s.preview(on_event=r, color="never", refresh=refresh or None))
 
-    def up(self) -> StackResult:
-        """Create, update or delete resources so the stack matches the program."""
+    def up(self, *, refresh: bool = False) -> StackResult:
+        """Create, update or delete resources so the stack matches the program; `refresh` first reads every resource
+        back, so what was changed or deleted by hand is repaired too."""
         return self._operate(Operation.UP, False,
-                             lambda s, r: s.up(on_event=r, color="never", show_secrets=False, suppress_outputs=True))
+                             lambda s, r: s.up(on_event=r, color="never", show_secrets=False, suppress_outputs=True,
+                                               refresh=refresh or None))
 
     def refresh(self, *, preview_only: bool = True) -> StackResult:
         """Read every resource back from its cloud; preview_only (the default) reports drift without saving it.
@@ -198,6 +202,8 @@ class TenantStack:
         try:
             stack = self._select(create=create)
             stack.recorder = recorder
+            if not preview:  # what a killed run left (its lock, pending steps): cleared, or refused saying why
+                recover(stack, self.settings, lambda line: recorder.emit(EventKind.DIAGNOSTIC, line), operation=what)
             outcome = run(stack, recorder)
         except (CommandError, EngineError) as err:
             error = err if isinstance(err, EngineError) else self._classify(operation.value, str(err), recorder)

@@ -6,9 +6,10 @@ tells a changed tenant from an unchanged one without calling any cloud.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -18,14 +19,18 @@ from .tenant import Tenant
 
 
 def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4Network],
-                   inbound: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   inbound: list[dict[str, Any]] | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """The tenant as provisioned: camelCase keys as in the file, every quota key resolved, every CIDR set.
 
     `inboundInterconnects` lists other tenants' approved flows into this one (`{from, ports, protocol,
     expires}`), so the receiving side opens too; being in the digest, a new flow re-applies both ends.
+    Interconnects (both sides) and waivers carry `active` as of `today`: the digest changes on the day one
+    expires, so the next plain apply closes the flow, and a tenant whose waiver ran out is checked again.
     """
+    day = today or dt.date.today()
     data: dict[str, Any] = tenant.model_dump(by_alias=True, mode="json")
-    data["inboundInterconnects"] = inbound or []
+    data["inboundInterconnects"] = [dict(link) for link in inbound or []]
+    stamp_active([*data["spec"]["interconnects"], *data["inboundInterconnects"], *data["spec"]["exceptions"]], day)
     openstack = data["spec"]["openstack"]
     if openstack is not None and tenant.spec.openstack is not None:
         openstack["quota"] = effective_quota(tenant, platform)
@@ -33,6 +38,13 @@ def effective_spec(tenant: Tenant, platform: Platform, cidrs: Mapping[str, IPv4N
             network["cidr"] = str(cidrs.get(network["name"], network["cidr"]))
     data["digest"] = spec_digest(data)
     return data
+
+
+def stamp_active(items: Iterable[dict[str, Any]], today: dt.date) -> None:
+    """`active`: no expiry, or the expiry day not yet past (an item holds through the day it expires)."""
+    for item in items:
+        expires = item.get("expires")
+        item["active"] = not expires or dt.date.fromisoformat(str(expires)) >= today
 
 
 def inbound_interconnects(tenants: list[Tenant]) -> dict[str, list[dict[str, Any]]]:

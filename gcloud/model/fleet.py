@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import gc
 import multiprocessing as mp
 import os
@@ -139,13 +140,14 @@ def tenant_set(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def load_fleet(paths: Sequence[Path], platform_path: Path,
-               pinned: Mapping[tuple[str, str], IPv4Network] | None = None) -> Fleet:
+               pinned: Mapping[tuple[str, str], IPv4Network] | None = None, today: dt.date | None = None) -> Fleet:
     """Load and validate tenants against a platform; InputError listing every problem found.
 
-    `pinned` holds CIDRs allocated by earlier applies, keyed by (tenant, network), so they never move.
+    `pinned` holds CIDRs allocated by earlier applies, keyed by (tenant, network), so they never move. `today`
+    (default: the real day) decides which interconnects and waivers are in effect.
     """
     with _gc_paused():
-        return _load_fleet(paths, platform_path, pinned or {})
+        return _load_fleet(paths, platform_path, pinned or {}, today or dt.date.today())
 
 
 @contextlib.contextmanager
@@ -161,7 +163,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load_fleet(paths: Sequence[Path], platform_path: Path,
-                pinned: Mapping[tuple[str, str], IPv4Network]) -> Fleet:
+                pinned: Mapping[tuple[str, str], IPv4Network], today: dt.date) -> Fleet:
     platform = load_platform(platform_path)
     named_files, files = tenant_set(paths)
     problems: list[Problem] = []
@@ -196,7 +198,8 @@ def _load_fleet(paths: Sequence[Path], platform_path: Path,
         raise InputError(mine)
     inbound = inbound_interconnects([item.tenant for item in loaded])
     docs = [TenantDocument(item.tenant, item.doc, item.label,
-                           effective_spec(item.tenant, platform, cidrs.get(item.name, {}), inbound.get(item.name)))
+                           effective_spec(item.tenant, platform, cidrs.get(item.name, {}), inbound.get(item.name),
+                                          today))
             for item in sorted(loaded, key=lambda i: i.name)]
     targets = frozenset(doc.name for doc in docs if doc.label in named_labels)
     return Fleet(platform, platform_path, docs, targets, tuple(sorted(set(problems))), tuple(sorted(unread)))

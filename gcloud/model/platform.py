@@ -30,6 +30,9 @@ class Cluster(Model):
     name: NonEmpty
     capacity: KubeQuota = Field(default_factory=dict)
     dedicated: Flag = False
+    identity: NonEmpty | None = None
+    """The username govcloud's kubeconfig context authenticates as (e.g. `system:serviceaccount:govcloud:govcloud`):
+    the admission guardrails let only it change govcloud's objects. Unset: asked of the cluster at run time."""
 
 
 class OpenStackPlatform(Model):
@@ -53,6 +56,33 @@ class RoleMapping(Model):
     kubernetes: NonEmpty
 
 
+class AutoApprove(Model):
+    """What goes through without people (Adjutant's rule): decreases, and one tier step up now and then."""
+
+    decreases: Flag = True
+    tier_steps: Annotated[int, Field(strict=True, ge=0)] = 1
+    window_days: Annotated[int, Field(strict=True, ge=0)] = 30
+    """No auto-approved step up when the tenant had an approved change in this many days."""
+
+
+class Approvers(Model):
+    """Who may approve in each role; an empty list accepts any name (a platform without a roster yet)."""
+
+    ops: list[NonEmpty] = Field(default_factory=list)
+    security: list[NonEmpty] = Field(default_factory=list)
+
+
+class Approvals(Model):
+    """Quota request approval rules (`govcloud quota ...`)."""
+
+    auto_approve: AutoApprove = Field(default_factory=AutoApprove)
+    security_from_level: Annotated[int, Field(strict=True, ge=1, le=5)] = 3
+    """From this MLPS level on every request, even an automatic one, needs a security approval."""
+    parent_owner: Flag = True
+    """A sub-unit's increase is also approved by its parent tenant's owner (spec.contacts.owner)."""
+    approvers: Approvers = Field(default_factory=Approvers)
+
+
 class PlatformSpec(Model):
     mlps_level: Annotated[int, Field(strict=True, ge=1, le=4)]
     openstack: OpenStackPlatform = Field(default_factory=OpenStackPlatform)
@@ -64,6 +94,7 @@ class PlatformSpec(Model):
     admin_networks: list[PrivateNetwork] = Field(default_factory=list)
     official_email_domains: list[NonEmpty] = Field(default_factory=list)
     cloud_admin_roles: list[NonEmpty] = Field(default_factory=lambda: ["admin"])
+    approvals: Approvals = Field(default_factory=Approvals)
 
 
 class Platform(Model):

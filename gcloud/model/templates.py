@@ -2,7 +2,8 @@
 
 The environment is sandboxed and undefined variables are errors. Values a user types (display names, e-mails)
 are data: they reach the output only through the `yaml` filter, which quotes them, so a value can never add
-keys or template syntax to the file.
+keys or template syntax to the file. Templates, and whatever they include, are read only from inside the
+templates folder: a name with `..` or a symlink pointing out of it is refused, so a template cannot read files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from gcloud.errors import InputError
+
+from .yamlsrc import control_character_problem
 
 TEMPLATE_SUFFIX = ".yaml.j2"
 
@@ -33,13 +36,42 @@ def _yaml_scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader that serves no file whose real path (symlinks resolved) lies outside its folder."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder))
+        self.root = folder.resolve()
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.root):
+            raise jinja2.TemplateNotFound(template, f"{template} links out of the templates folder")
+        return source, filename, uptodate
+
+
+def _refuse_unshowable(variables: dict[str, Any]) -> None:
+    """A value that no tenant file could hold (a control character, a lone surrogate) fails here, named."""
+    for key, value in variables.items():
+        if not isinstance(value, str):
+            continue
+        problem = control_character_problem(value)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "not valid Unicode text (a lone surrogate)"
+        if problem:
+            raise InputError.single("--set", f"{key}: {problem}", code="bad-option")
+
+
 def render_template(folder: Path, template: str, variables: dict[str, Any]) -> str:
     """Render one template with the given variables; InputError on an unknown template or variable."""
     names = available_templates(folder)
     if template not in names:
         raise InputError.single(str(folder / f"{template}{TEMPLATE_SUFFIX}"), f"unknown template {template!r}",
                                 code="unknown-template", hint=f"available: {', '.join(names) or 'none'}")
-    env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
+    _refuse_unshowable(variables)
+    env = SandboxedEnvironment(loader=_ConfinedLoader(folder), undefined=jinja2.StrictUndefined,
                                autoescape=False, keep_trailing_newline=True)
     env.filters["yaml"] = _yaml_scalar
     path = folder / f"{template}{TEMPLATE_SUFFIX}"
@@ -51,5 +83,8 @@ def render_template(folder: Path, template: str, variables: dict[str, Any]) -> s
     except jinja2.TemplateSyntaxError as err:
         raise InputError.single(str(path), f"template syntax: {err.message}", line=err.lineno or 0,
                                 code="template-syntax") from None
+    except jinja2.TemplateNotFound as err:
+        raise InputError.single(str(path), f"template refused: {err.message or err.name}",
+                                code="template-outside", hint="templates are read only from their own folder") from None
     except jinja2.exceptions.SecurityError as err:
         raise InputError.single(str(path), f"template refused by the sandbox: {err}", code="template-unsafe") from None

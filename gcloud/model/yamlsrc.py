@@ -4,11 +4,16 @@ Tenant files are reviewed like code, so the loader is strict where YAML is lenie
 no duplicate keys, no merge keys, a bounded number of nodes (YAML bombs), at most 1 MiB, strict UTF-8.
 It composes the document with libyaml and walks the node tree once, building plain data and a position
 index keyed by field path, so every later error can name file, line and column.
+
+Text holding control characters is refused too. libyaml already refuses them raw, but a double-quoted escape
+(`"\\e[2J"`, `"\\x9b"`) or a bidi override yields one, and such a value would rewrite the terminal that prints a
+table or hide text from the reviewer who reads the file (Trojan Source). Only tab and newline may appear.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +26,8 @@ from gcloud.errors import InputError
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 50_000
 """Nodes visited after alias expansion; a real tenant file has a few hundred."""
+MAX_DEPTH = 64
+"""Nesting levels (a tenant file has 6): the walk recurses, and libyaml's own limit (1000) is past Python's."""
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
@@ -29,7 +36,22 @@ _TAG = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = (f"{_TAG}{name}" for name in ("str", "map", "seq", "merge"))
 _SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""C0 but tab and newline, DEL, C1, line/paragraph separators, bidi marks, embeddings, overrides, isolates."""
+_MAY_HOLD_CONTROL = re.compile(r"[\\\x85\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""What a text needs for a value to hold one: an escape (a backslash) or the character itself (libyaml allows
+these raw). A file without any (nearly every tenant file) skips the per-value check."""
+
 PathKey = tuple[str | int, ...]
+
+
+def control_character_problem(text: str) -> str:
+    """Why `text` may not be shown as it is (a control character, named by code point), or ""."""
+    found = _CONTROL.search(text)
+    if not found:
+        return ""
+    return (f"control character U+{ord(found.group()):04X} is not allowed in text (it could rewrite a terminal "
+            "or hide text from a reviewer); only tab and newline are")
 
 
 def format_path(path: PathKey) -> str:
@@ -56,7 +78,7 @@ class YamlDocument:
 
     @cached_property
     def positions(self) -> dict[PathKey, tuple[int, int]]:
-        walker = _Walker(self.label or str(self.path), record=True)
+        walker = _Walker(self.label or str(self.path), record=True, check_text=False)
         walker.build(_compose(self.text, walker.name), ())
         return walker.positions
 
@@ -96,7 +118,8 @@ def load_yaml(path: Path, label: str | None = None) -> YamlDocument:
     """Load one YAML document (positions on demand); every problem is an InputError with file and line."""
     name = label or str(path)
     text = read_text(path, name)
-    data = _Walker(name, record=False).build(_compose(text, name), ())
+    walker = _Walker(name, record=False, check_text=_MAY_HOLD_CONTROL.search(text) is not None)
+    data = walker.build(_compose(text, name), ())
     return YamlDocument(path=path, data=data, text=text, label=name)
 
 
@@ -118,9 +141,10 @@ def _compose(text: str, name: str) -> yaml.Node:
 class _Walker:
     """Turns a composed node tree into plain data, refusing what a reviewed file must not contain."""
 
-    def __init__(self, name: str, *, record: bool) -> None:
+    def __init__(self, name: str, *, record: bool, check_text: bool) -> None:
         self.name = name
         self.record = record
+        self.check_text = check_text
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.visited = 0
 
@@ -134,11 +158,18 @@ class _Walker:
         if self.visited > MAX_NODES:
             raise self.fail(node, path, f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
                             "yaml-too-large")
+        if len(path) > MAX_DEPTH:
+            outer = path[:6]  # name where the nesting starts, not 64 levels of `[0]`
+            while outer and isinstance(outer[-1], int):
+                outer = outer[:-1]
+            raise self.fail(node, outer, f"document nests more than {MAX_DEPTH} levels deep", "yaml-too-deep")
         if self.record:
             mark = node.start_mark
             self.positions[path] = (mark.line + 1, mark.column + 1)
         kind = type(node)
         if kind is yaml.ScalarNode:
+            if self.check_text:
+                self.refuse_control(node, path)
             return node.value if node.tag == _STR else self.scalar(node, path)
         if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
             return self.mapping(node, path)
@@ -146,9 +177,16 @@ class _Walker:
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         raise self.fail(node, path, f"tag {node.tag} is not allowed", "yaml-tag")
 
+    def refuse_control(self, node: yaml.Node, path: PathKey) -> None:
+        problem = control_character_problem(node.value)
+        if problem:
+            raise self.fail(node, path, problem, "control-character")
+
     def mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if self.check_text and type(key_node) is yaml.ScalarNode:
+                self.refuse_control(key_node, path)
             if key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
                 key = key_node.value
             else:

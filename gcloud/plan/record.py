@@ -1,22 +1,19 @@
 """What was last applied per tenant: spec digest and allocated CIDRs, kept beside the engine state.
 
 The record lets `plan` skip unchanged tenants without a single engine or cloud call (a no-op over hundreds
-of tenants takes a second), and pins allocated CIDRs so a network never moves once it exists. It is
-rewritten atomically (temp file + rename) under a lock, so concurrent runs never lose each other's entries.
+of tenants takes a second), and pins allocated CIDRs so a network never moves once it exists. It lives where the
+stacks live (`gcloud.state`): a file in the state folder, rewritten atomically under a lock, or rows of a
+PostgreSQL table when the backend is `postgres://`, so CI runners on several machines share one record. Either
+way concurrent runs never lose each other's entries.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
-
-from gcloud.localfs import file_lock
 
 RECORD_NAME = "govcloud-applied.json"
 
@@ -41,34 +38,31 @@ class AppliedRecord:
                 for network, cidr in entry.cidrs.items()}
 
 
-def read_record(state_dir: Path) -> AppliedRecord:
-    """The record in a state folder (empty when there is none yet)."""
-    path = state_dir / RECORD_NAME
-    try:
-        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return AppliedRecord({})
+def record_document(record: AppliedRecord) -> dict[str, Any]:
+    """The record as JSON (the file's format, and the backup bundle's)."""
+    return {"tenants": {name: {"digest": e.digest, "cidrs": e.cidrs, "appliedAt": e.applied_at}
+                        for name, e in sorted(record.tenants.items())}}
+
+
+def record_from_document(raw: Mapping[str, Any]) -> AppliedRecord:
     return AppliedRecord({name: AppliedTenant(entry["digest"], dict(entry.get("cidrs", {})),
                                               entry.get("appliedAt", ""))
                           for name, entry in raw.get("tenants", {}).items()})
 
 
-def update_record(state_dir: Path, applied: Mapping[str, AppliedTenant | None]) -> AppliedRecord:
-    """Merge entries into the record (None removes a tenant) and write it atomically."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(state_dir / f"{RECORD_NAME}.lock"):
-        current = dict(read_record(state_dir).tenants)
-        for name, entry in applied.items():
-            if entry is None:
-                current.pop(name, None)
-            else:
-                current[name] = entry
-        document = {"tenants": {name: {"digest": e.digest, "cidrs": e.cidrs, "appliedAt": e.applied_at}
-                                for name, e in sorted(current.items())}}
-        fd, temp = tempfile.mkstemp(dir=state_dir, prefix=f".{RECORD_NAME}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp).replace(state_dir / RECORD_NAME)
-        return AppliedRecord(current)
+def read_record(state_dir: Path, *, backend_url: str | None = None) -> AppliedRecord:
+    """The record beside the stacks of this state folder (empty when there is none yet).
+
+    `backend_url` None: the engine's (PULUMI_BACKEND_URL, else the folder itself).
+    """
+    from gcloud.state.backend import open_store
+
+    return open_store(state_dir, backend_url).read_record()
+
+
+def update_record(state_dir: Path, applied: Mapping[str, AppliedTenant | None], *,
+                  backend_url: str | None = None) -> AppliedRecord:
+    """Merge entries into the record (None removes a tenant), atomically; returns the record as now stored."""
+    from gcloud.state.backend import open_store
+
+    return open_store(state_dir, backend_url).update_record(applied)

@@ -8,12 +8,14 @@ others; a success is recorded (digest + pinned CIDRs) only after the engine says
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from gcloud.audit import AuditEvent, AuditLog, resolve_actor
 from gcloud.engine.errors import StackNotFound
 from gcloud.engine.events import EventSink, ResourceChange
 from gcloud.engine.runner import JobResult, StackJob, run_stacks
@@ -21,8 +23,9 @@ from gcloud.engine.settings import EngineSettings
 from gcloud.errors import GovcloudError, InputError, Problem, SourceLocation
 from gcloud.model import Fleet, TenantDocument, load_fleet
 from gcloud.policy.check import check_fleet
-from gcloud.policy.finding import CheckResult
+from gcloud.policy.finding import FLEET, CheckResult
 from gcloud.policy.loader import load_policies
+from gcloud.providers.base import KEEP_FOREIGN_ENV
 
 from .record import read_record, update_record
 from .select import Change, Selected, applied_entry, changes_since, orphans
@@ -31,12 +34,12 @@ PROGRAM = "gcloud.stacks.program:build"
 
 
 class PolicyBlocked(GovcloudError):
-    """A mandatory policy failed: nothing was previewed or changed."""
+    """A mandatory fleet-wide policy failed (capacity, say): nothing was previewed or changed."""
 
     def __init__(self, check: CheckResult) -> None:
         self.check = check
         blocking = [f for f in check.findings if f.blocking]
-        super().__init__(f"{len(blocking)} mandatory policy violation(s); nothing was changed")
+        super().__init__(f"{len(blocking)} mandatory policy violation(s) of the whole fleet; nothing was changed")
 
 
 class RunStatus(StrEnum):
@@ -45,6 +48,8 @@ class RunStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     FROZEN = "frozen"
+    BLOCKED = "blocked"
+    """A mandatory policy fails for this tenant: held back before any engine call, the others go on."""
     UNCHANGED = "unchanged"
 
 
@@ -77,10 +82,16 @@ class RunReport:
         return any(outcome.status is RunStatus.FAILED for outcome in self.outcomes)
 
     @property
+    def blocked(self) -> bool:
+        """A mandatory policy held a tenant back."""
+        return any(outcome.status is RunStatus.BLOCKED for outcome in self.outcomes)
+
+    @property
     def held_back(self) -> bool:
-        """A frozen tenant's file changed but the cloud was left as it was: a script must not read that as done."""
-        return any(outcome.status is RunStatus.FROZEN and outcome.change is not Change.UNCHANGED
-                   for outcome in self.outcomes)
+        """A tenant's changes were held back (policy, or a frozen tenant whose file changed): the cloud was left as
+        it was, and a script must not read that as done."""
+        return any(outcome.status is RunStatus.BLOCKED or (
+            outcome.status is RunStatus.FROZEN and outcome.change is not Change.UNCHANGED) for outcome in self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -91,30 +102,49 @@ class Prepared:
     selection: tuple[Selected, ...]
     orphans: tuple[str, ...]
     policy: CheckResult
+    blocked: frozenset[str] = frozenset()
+    """Tenants with a mandatory policy violation: never previewed or applied."""
 
     def targets(self, everything: bool) -> list[Selected]:
-        """The tenants a run previews or applies: the changed ones, or all named ones with `everything`."""
+        """The tenants a run looks at: the changed ones, or all named ones with `everything`."""
         return [s for s in self.selection if everything or s.change is not Change.UNCHANGED]
+
+    def to_preview(self, everything: bool) -> list[Selected]:
+        """The targets the engine previews: all but those a mandatory policy holds back."""
+        return [s for s in self.targets(everything) if s.name not in self.blocked]
 
     def to_apply(self, everything: bool) -> list[Selected]:
         """The targets apply really changes: frozen tenants are previewed, never applied."""
-        return [s for s in self.targets(everything) if not s.doc.tenant.spec.lifecycle.frozen]
+        return [s for s in self.to_preview(everything) if not s.doc.tenant.spec.lifecycle.frozen]
 
 
 def prepare(paths: Sequence[Path], platform: Path, policies: Path, settings: EngineSettings,
             today: dt.date | None = None) -> Prepared:
-    """Validate, check policy (raising PolicyBlocked on a mandatory violation), classify changes."""
+    """Validate, check policy, classify changes; a tenant's mandatory violation holds back that tenant only, a
+    fleet-wide one (PolicyBlocked) the whole run."""
+    day = today or dt.date.today()
     record = read_record(settings.state_dir)
-    fleet = load_fleet(paths, platform, record.pinned_cidrs())
-    check = check_fleet(fleet, load_policies(policies), today or dt.date.today())
-    if check.failed:
+    fleet = load_fleet(paths, platform, record.pinned_cidrs(), day)
+    check = check_fleet(fleet, load_policies(policies), day)
+    if any(finding.blocking and finding.tenant == FLEET for finding in check.findings):
         raise PolicyBlocked(check)
-    return Prepared(fleet, tuple(changes_since(fleet, record)), tuple(orphans(fleet, record)), check)
+    blocked = frozenset(finding.tenant for finding in check.findings if finding.blocking)
+    return Prepared(fleet, tuple(changes_since(fleet, record)), tuple(orphans(fleet, record)), check, blocked)
 
 
-def _job(doc: TenantDocument, fleet: Fleet, operation: str) -> StackJob:
+def _job(doc: TenantDocument, fleet: Fleet, operation: str, refresh: bool = False) -> StackJob:
     return StackJob(stack=doc.name, operation=operation, program=PROGRAM,
-                    args={"effective": doc.effective, "platform": fleet.platform_data})
+                    args={"effective": doc.effective, "platform": fleet.platform_data}, refresh=refresh)
+
+
+def _held_back(prepared: Prepared, targets: Sequence[Selected]) -> dict[str, TenantOutcome]:
+    """Outcomes of the targets a mandatory policy holds back, naming the first failing policy."""
+    first: dict[str, str] = {}
+    for finding in prepared.policy.findings:
+        if finding.blocking:
+            first.setdefault(finding.tenant, f"{finding.policy_id} at {finding.location}: {finding.message}")
+    return {s.name: _unchanged(s, RunStatus.BLOCKED, f"held back by mandatory policy {first[s.name]}")
+            for s in targets if s.name in prepared.blocked}
 
 
 def _outcome(selected: Selected, result: JobResult) -> TenantOutcome:
@@ -135,18 +165,28 @@ def _unchanged(selected: Selected, status: RunStatus = RunStatus.UNCHANGED, erro
 
 
 def plan(prepared: Prepared, settings: EngineSettings, *, everything: bool = False, parallel: int = 2,
-         on_event: EventSink | None = None) -> RunReport:
-    """A Pulumi preview per changed tenant (all with `everything`); frozen tenants are previewed too."""
-    targets = prepared.targets(everything)
-    results = run_stacks([_job(s.doc, prepared.fleet, "preview") for s in targets], parallel=parallel,
+         on_event: EventSink | None = None, refresh: bool = False) -> RunReport:
+    """A Pulumi preview per changed tenant (all with `everything` or `refresh`); frozen tenants are previewed too.
+
+    `refresh` previews against what the clouds hold now: what `apply --refresh` would repair.
+    """
+    everything = everything or refresh
+    previewed = prepared.to_preview(everything)
+    results = run_stacks([_job(s.doc, prepared.fleet, "preview", refresh) for s in previewed], parallel=parallel,
                          on_event=on_event, settings=settings)
-    outcomes = {s.name: _outcome(s, r) for s, r in zip(targets, results, strict=True)}
+    outcomes = {s.name: _outcome(s, r) for s, r in zip(previewed, results, strict=True)}
+    outcomes.update(_held_back(prepared, prepared.targets(everything)))
     return _report("plan", prepared, outcomes)
 
 
 def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = False, parallel: int = 2,
-          on_event: EventSink | None = None, clock: type[dt.datetime] = dt.datetime) -> RunReport:
-    """Update the changed tenants' stacks concurrently; frozen tenants are refused; successes recorded.
+          on_event: EventSink | None = None, clock: type[dt.datetime] = dt.datetime, actor: str | None = None,
+          ticket: str | None = None, refresh: bool = False, keep_foreign: bool = False) -> RunReport:
+    """Update the changed tenants' stacks concurrently; frozen tenants are refused; successes recorded; every
+    tenant applied, failed or held back gets an entry in the audit trail.
+
+    `refresh` reads every resource back first, so what was changed, deleted or added by hand is repaired;
+    `keep_foreign` leaves what others added to govcloud's containers (and reports it).
 
     Refused (InputError) while a file of the tenant set cannot be loaded: its CIDRs and interconnects are unknown,
     so a new network could be given an address it holds, or a flow it opens could be closed.
@@ -155,20 +195,57 @@ def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fa
         fleet = prepared.fleet
         raise InputError([p for p in fleet.elsewhere if p.location.file in fleet.unread] or [
             Problem(SourceLocation(label), "", "cannot be loaded", "unreadable-tenant") for label in fleet.unread])
+    everything = everything or refresh
+    if keep_foreign:
+        settings = dataclasses.replace(settings, extra_env={**settings.extra_env, KEEP_FOREIGN_ENV: "1"})
     targets = prepared.targets(everything)
     runnable = prepared.to_apply(everything)
-    frozen = {s.name for s in targets} - {s.name for s in runnable}
-    results = run_stacks([_job(s.doc, prepared.fleet, "up") for s in runnable], parallel=parallel,
+    frozen = {s.name for s in prepared.to_preview(everything)} - {s.name for s in runnable}
+    results = run_stacks([_job(s.doc, prepared.fleet, "up", refresh) for s in runnable], parallel=parallel,
                          on_event=on_event, settings=settings)
     outcomes = {s.name: _outcome(s, r) for s, r in zip(runnable, results, strict=True)}
     for selected in targets:
         if selected.name in frozen:
             outcomes[selected.name] = _unchanged(selected, RunStatus.FROZEN, "lifecycle.frozen is true: not applied")
+    outcomes.update(_held_back(prepared, targets))
     now = clock.now(dt.UTC).isoformat(timespec="seconds")
     succeeded = {s.name: applied_entry(s.doc, now) for s in runnable if outcomes[s.name].status is RunStatus.OK}
     if succeeded:  # a run that applied nothing leaves the state folder untouched
         update_record(settings.state_dir, succeeded)
+    _audit(settings, [_audit_event("apply.refresh" if refresh else "apply", selected, outcomes[selected.name], actor,
+                                   ticket) for selected in targets if outcomes[selected.name].status in _AUDIT_OUTCOME
+                      and (selected.change is not Change.UNCHANGED or outcomes[selected.name].resources)])
     return _report("apply", prepared, outcomes)
+
+
+_AUDIT_OUTCOME = {RunStatus.OK: "success", RunStatus.FAILED: "failure", RunStatus.FROZEN: "refused",
+                  RunStatus.BLOCKED: "refused"}
+
+
+def _audit_event(action: str, selected: Selected, outcome: TenantOutcome, actor: str | None,
+                 ticket: str | None) -> AuditEvent:
+    """What the trail keeps of one tenant's part of a run: digests, result, resources touched (never values)."""
+    doc = selected.doc
+    before = selected.applied.digest if selected.applied else None
+    waivers = [f"{w.get('policy')} until {w.get('expires')} ({w.get('ticket')}, {w.get('approvedBy')})"
+               for w in doc.effective["spec"].get("exceptions") or []]
+    detail = {"change": selected.change.value, "file": doc.label}
+    if waivers:
+        detail["waivers"] = "; ".join(waivers)
+    if outcome.error:
+        detail["error"] = outcome.error
+    return AuditEvent(resolve_actor(actor), action, doc.name, _AUDIT_OUTCOME[outcome.status], before,
+                      doc.digest if outcome.status is RunStatus.OK else before, ticket, _audited(outcome), detail)
+
+
+def _audited(outcome: TenantOutcome) -> tuple[tuple[str, str, str], ...]:
+    """(op, kind, name) of each resource changed: `Quota`, not the engine's full type token."""
+    return tuple((c.op.value, c.type.rpartition(":")[2], c.name) for c in outcome.resources)
+
+
+def _audit(settings: EngineSettings, events: Sequence[AuditEvent]) -> None:
+    if events:
+        AuditLog.at(settings.state_dir).append_many(events)
 
 
 def _report(operation: str, prepared: Prepared, outcomes: dict[str, TenantOutcome]) -> RunReport:
@@ -177,7 +254,7 @@ def _report(operation: str, prepared: Prepared, outcomes: dict[str, TenantOutcom
 
 
 def destroy(tenant: str, confirm: str, paths: Sequence[Path], platform: Path, settings: EngineSettings,
-            on_event: EventSink | None = None) -> RunReport:
+            on_event: EventSink | None = None, actor: str | None = None, ticket: str | None = None) -> RunReport:
     """Destroy one tenant's stack and remove it; refused while the tenant file says preventDeletion."""
     if confirm != tenant:
         raise InputError.single("--confirm", f"must repeat the tenant id {tenant!r} exactly", code="confirm")
@@ -205,10 +282,15 @@ def destroy(tenant: str, confirm: str, paths: Sequence[Path], platform: Path, se
     elif result.ok:
         update_record(settings.state_dir, {tenant: None})
         stack = result.result
-        counts = stack.counts if stack else {}
-        outcome = TenantOutcome(tenant, display, None, RunStatus.OK, counts, duration_s=result.duration_s)
+        outcome = TenantOutcome(tenant, display, None, RunStatus.OK, stack.counts if stack else {},
+                                stack.changed if stack else (), duration_s=result.duration_s)
     else:
         outcome = TenantOutcome(tenant, display, None, RunStatus.FAILED, duration_s=result.duration_s,
                                 error=str(result.error).splitlines()[0][:500])
+    previous = record.tenants.get(tenant)
+    _audit(settings, [AuditEvent(
+        resolve_actor(actor), "destroy", tenant, _AUDIT_OUTCOME[outcome.status], previous.digest if previous else None,
+        None if outcome.status is RunStatus.OK else (previous.digest if previous else None), ticket,
+        _audited(outcome), {"error": outcome.error} if outcome.error else {})])
     return RunReport("destroy", (outcome,))
 

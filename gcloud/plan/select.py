@@ -22,6 +22,8 @@ class Selected:
 
     doc: TenantDocument
     change: Change
+    applied: AppliedTenant | None = None
+    """The tenant's last successful apply (None when never applied)."""
 
     @property
     def name(self) -> str:
@@ -39,7 +41,7 @@ def changes_since(fleet: Fleet, record: AppliedRecord) -> list[Selected]:
             change = Change.CHANGED
         else:
             change = Change.UNCHANGED
-        result.append(Selected(doc, change))
+        result.append(Selected(doc, change, previous))
     return result
 
 

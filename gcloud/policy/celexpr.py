@@ -15,8 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
+from . import cellib as cel
 from .celsyntax import Binding, CelSyntaxError, binding_for, flatten, shape, tokens
 
 MAX_SOURCE_CHARS = 4000

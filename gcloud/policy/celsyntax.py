@@ -183,3 +183,63 @@ def _compared_with_null(items: list[Token], start: int, end: int) -> bool:
         return False
     after = items[end + 2].text if end + 2 < len(items) else ""
     return after not in (".", "[", "(")  # `x == null.foo` is not a null comparison
+
+
+def literal_iterations(items: list[Token]) -> int:
+    """The most steps one nest of comprehensions spends on literal lists: `[a, b, c].all(x, [d, e].exists(...))`
+    takes 3 * 2. Comprehensions over data are bounded by the input limits instead; over literals only this
+    bounds them, and the evaluator cannot be interrupted."""
+    spans: list[tuple[int, int, int]] = []  # (body start, body end, list size) per macro over a literal list
+    for index, token in enumerate(items):
+        if token.text != "]" or index + 3 >= len(items) or items[index + 1].text != ".":
+            continue
+        if items[index + 2].text not in MACROS or items[index + 3].text != "(":
+            continue
+        opening, size = _literal_list(items, index)
+        if opening < 0:
+            continue
+        spans.append((index + 3, _matching(items, index + 3), size))
+    most = 0
+    for start, end, size in spans:
+        steps = size
+        for outer_start, outer_end, outer_size in spans:
+            if outer_start < start and end <= outer_end:
+                steps *= outer_size
+        most = max(most, steps)
+    return most
+
+
+def _literal_list(items: list[Token], closing: int) -> tuple[int, int]:
+    """The `[` that `items[closing]` closes and the number of elements, or (-1, 0) when it closes an index."""
+    depth = 0
+    commas = 0
+    for index in range(closing, -1, -1):
+        text = items[index].text
+        if text in ")]}":
+            depth += 1
+        elif text in "([{":
+            depth -= 1
+            if depth == 0:
+                before = items[index - 1] if index else None
+                if text != "[" or (before is not None and (
+                        before.kind in ("string", "number") or before.text in (")", "]", "}")
+                        or (before.kind == "ident" and before.text != "in"))):
+                    return -1, 0
+                return index, 0 if index + 1 == closing else commas + 1
+        elif text == "," and depth == 1:
+            commas += 1
+    return -1, 0
+
+
+def _matching(items: list[Token], opening: int) -> int:
+    """The index of the bracket that closes `items[opening]` (the last token when it is never closed)."""
+    depth = 0
+    for index in range(opening, len(items)):
+        if items[index].text in "([{":
+            depth += 1
+        elif items[index].text in ")]}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(items) - 1
+

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from gcloud.errors import InputError, Problem, SourceLocation
 from gcloud.localfs import display_path
@@ -42,14 +43,24 @@ def platform_locator(path: Path) -> Locator:
 
 
 def check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date,
-                budget: float = EVALUATION_BUDGET_SECONDS) -> CheckResult:
+                budget: float = EVALUATION_BUDGET_SECONDS,
+                views: Mapping[str, Mapping[str, Any]] | None = None) -> CheckResult:
     """Every policy over a loaded fleet, waivers judged as of `today`; findings only of the fleet's targets.
 
     Every tenant of the set is evaluated (fleet rules such as capacity read them all), but a finding of a
     tenant the command did not name is not the user's: it is left out, as `validate` leaves its problems out.
+    `views` replaces some tenants' effective specs (the live view: what the clouds hold, in the model's shape);
+    their findings say so, and still point at the tenant file.
     """
     checker = Checker(policies, fleet.platform_data, today, budget)
-    result = checker.check([subject(doc) for doc in fleet.tenants], platform_locator(fleet.platform_path))
+    views = views or {}
+    subjects = [dataclasses.replace(subject(doc), data=views[doc.name]) if doc.name in views else subject(doc)
+                for doc in fleet.tenants]
+    result = checker.check(subjects, platform_locator(fleet.platform_path))
+    if views:
+        result = dataclasses.replace(result, findings=tuple(
+            dataclasses.replace(f, message=f"[live] {f.message}") if f.tenant in views else f
+            for f in result.findings))
     if fleet.whole:
         return dataclasses.replace(result, elsewhere=fleet.elsewhere)
     keep = fleet.target_names | {FLEET}

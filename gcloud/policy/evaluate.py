@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
 from gcloud.errors import SourceLocation
 
+from . import cellib as cel
 from .celsyntax import Binding, bind
 from .finding import FLEET, CheckResult, Finding, Status
 from .functions import FUNCTIONS

@@ -12,12 +12,17 @@ from gcloud.errors import InputError, Problem, SourceLocation
 from gcloud.model.parse import located, validation_problems
 from gcloud.model.yamlsrc import YamlDocument, load_yaml
 
-from .celexpr import ExpressionError, compile_expression, compile_template
+from .celexpr import Expression, ExpressionError, compile_expression, compile_template
+from .celsyntax import literal_iterations, tokens
 from .functions import FUNCTION_NAMES
 from .policy import FLEET_GLOBALS, TENANT_GLOBALS, Policy, PolicySet
 from .schema import PolicyFile, PolicySpec
 
 POLICY_SUFFIXES = (".yaml", ".yml")
+MAX_LITERAL_ITERATIONS = 10_000
+"""Steps a nest of comprehensions may spend on literal lists (celsyntax.literal_iterations): the evaluator
+cannot be stopped mid-run, so a rule that would iterate literals for seconds is refused at load (10,000
+steps cost about 0.1 s; the baseline's largest is 4)."""
 _ALL_GLOBALS = TENANT_GLOBALS | FLEET_GLOBALS
 
 
@@ -87,6 +92,8 @@ def _compile(spec: PolicySpec, doc: YamlDocument, label: str, index: int) -> Pol
     except ExpressionError as err:
         problem = located(doc, label, ("policies", index, "rule"), f"{spec.id}: {err}", "cel-compile")
         raise _LocatedError(_inside_block(doc, problem, err)) from None
+    if _too_costly(rule):
+        raise fail("rule", _too_costly(rule), "cel-cost")
     fleet = bool(rule.globals & (FLEET_GLOBALS - TENANT_GLOBALS))
     if fleet and "tenant" in rule.globals:
         raise fail("rule", "a fleet rule (it reads tenants or usage) cannot read tenant; iterate tenants instead",
@@ -98,8 +105,20 @@ def _compile(spec: PolicySpec, doc: YamlDocument, label: str, index: int) -> Pol
         message = compile_template(spec.message, allowed, FUNCTION_NAMES)
     except ExpressionError as err:
         raise fail("message", str(err), "cel-compile") from None
+    for part in message.parts:
+        if isinstance(part, Expression) and _too_costly(part):
+            raise fail("message", _too_costly(part), "cel-cost")
     line, column = doc.position(("policies", index))
     return Policy(spec, rule, message, fleet, SourceLocation(label, line, column))
+
+
+def _too_costly(expression: Expression) -> str:
+    """Why an expression's comprehensions over literals would run too long to be interrupted, or ""."""
+    steps = literal_iterations(tokens(expression.source))
+    if steps <= MAX_LITERAL_ITERATIONS:
+        return ""
+    return (f"comprehensions over literal lists take {steps:,} steps, over the {MAX_LITERAL_ITERATIONS:,} limit "
+            "(the evaluator cannot be interrupted); iterate the data instead")
 
 
 def _inside_block(doc: YamlDocument, problem: Problem, err: ExpressionError) -> Problem:

@@ -7,14 +7,36 @@ returns plain JSON-like values. State therefore holds ids and inputs, never a cr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from pulumi.dynamic import DiffResult, ResourceProvider
 
 PROVIDER_KEY = "__provider"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The value Pulumi gives an input that is not known yet during a preview (pulumi.runtime.rpc.UNKNOWN)."""
+
+
+FOREIGN: Final = "foreign"
+"""Output of a container resource (a security group, a project, a network, a namespace): the members govcloud did
+not create, as `{"kind", "id", "summary", ...}`. A refresh fills it; the next update evicts them."""
+KEEP_FOREIGN_ENV: Final = "GOVCLOUD_KEEP_FOREIGN"
+"""Set to 1 for a run that reports foreign members but leaves them (`apply --refresh --keep-foreign`)."""
+
+
+def keep_foreign() -> bool:
+    return os.environ.get(KEEP_FOREIGN_ENV) == "1"
+
+
+def foreign_change(olds: Mapping[str, Any]) -> list[str]:
+    """`["foreign"]` when the refreshed state holds foreign members this run must evict."""
+    return [FOREIGN] if olds.get(FOREIGN) and not keep_foreign() else []
+
+
+def member(kind: str, id_: str, summary: str, **attrs: Any) -> dict[str, Any]:
+    """One foreign member as it is reported (and, through `attrs`, mapped back to the tenant model)."""
+    return {"kind": kind, "id": id_, "summary": summary, **attrs}
 
 
 def plain(value: Any) -> Any:
@@ -64,7 +86,7 @@ class GovProvider(ResourceProvider):
     delete_before_replace: ClassVar[bool] = False
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        changed = changed_keys(_olds, _news, self.computed_keys)
+        changed = changed_keys(_olds, _news, self.computed_keys | {FOREIGN}) + foreign_change(_olds)
         replaces = [key for key in changed if key in self.replace_keys]
         return DiffResult(changes=bool(changed), replaces=replaces,
                           delete_before_replace=self.delete_before_replace if replaces else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gcloud.errors import EnvironmentProblem
 
@@ -61,14 +61,49 @@ def kubernetes_client(context: str) -> ApiClient:
         from kubernetes.config.config_exception import ConfigException
 
         try:
-            # Pass the path explicitly: the client reads KUBECONFIG once, at import time.
-            client: ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=config_file or None, context=context, persist_config=False)
+            in_memory = _in_memory_kubeconfig(config_file, context) if config_file else None
+            if in_memory is not None:
+                client: ApiClient = config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
+                    in_memory, context=context, persist_config=False)
+            else:  # pass the path explicitly: the client reads KUBECONFIG once, at import time
+                client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    config_file=config_file or None, context=context, persist_config=False)
         except (ConfigException, OSError) as err:
             raise EnvironmentProblem(f"Kubernetes context {context!r} cannot be used: {err}",
                                      _KUBERNETES_HINT) from None
         _KUBERNETES[key] = client
         return client
+
+
+_DATA_KEYS = ("client-key-data", "client-certificate-data", "certificate-authority-data")
+
+
+def _in_memory_kubeconfig(path: str, context: str) -> dict[str, Any] | None:
+    """The kubeconfig with its embedded certificates and key moved to memory-only files, or None when it embeds
+    none (then the client reads it as it is).
+
+    The client writes `client-key-data` to a temporary file and removes it only at interpreter exit; a forked
+    provider ends with os._exit, so the private key stayed in $TMPDIR. A memfd has a path (/proc/self/fd/N, valid
+    in forks too) and never touches a disk.
+    """
+    import base64
+
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:  # noqa: PTH123 - one read, as the client does
+        document: dict[str, Any] = yaml.safe_load(handle) or {}
+    entries = [entry.get("user") or {} for entry in document.get("users") or []]
+    entries += [entry.get("cluster") or {} for entry in document.get("clusters") or []]
+    if not any(key in entry for entry in entries for key in _DATA_KEYS) or not hasattr(os, "memfd_create"):
+        return None
+    del context  # every entry is moved: the context picks among them
+    for entry in entries:
+        for key in _DATA_KEYS:
+            if key in entry:
+                fd = os.memfd_create(key, 0)  # no MFD_CLOEXEC: forked providers keep the same descriptor
+                os.write(fd, base64.b64decode(entry.pop(key)))
+                entry[key.removesuffix("-data")] = f"/proc/self/fd/{fd}"
+    return document
 
 
 def forget_clients() -> None:

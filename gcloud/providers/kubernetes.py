@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pulumi
@@ -20,8 +21,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Updat
 from gcloud.model.quantity import parse_quantity
 
 from . import credentials
-from .base import GovProvider, changed_keys, inputs_of
-from .conventions import FIELD_MANAGER
+from .base import FOREIGN, GovProvider, changed_keys, foreign_change, inputs_of, keep_foreign, member
+from .conventions import FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL
 from .retry import ProviderError, poll, status_of, with_retry
 
 if TYPE_CHECKING:
@@ -48,6 +49,11 @@ KINDS: Mapping[tuple[str, str], Kind] = {
     ("networking.k8s.io/v1", "NetworkPolicy"): Kind("NetworkingV1Api", "namespaced_network_policy"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): Kind("RbacAuthorizationV1Api", "namespaced_role_binding",
                                                           immutable=("roleRef",)),
+    # the guardrails (gcloud.guardrails.kubernetes): cluster-scoped, one set per tenant
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): Kind(
+        "AdmissionregistrationV1Api", "validating_admission_policy", namespaced=False),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): Kind(
+        "AdmissionregistrationV1Api", "validating_admission_policy_binding", namespaced=False),
 }
 
 
@@ -105,7 +111,7 @@ class KubeObjectProvider(GovProvider):
     identity_paths: ClassVar[tuple[str, ...]] = ("apiVersion", "kind", "metadata.name", "metadata.namespace")
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        changed = changed_keys(_olds, _news, self.computed_keys)
+        changed = changed_keys(_olds, _news, self.computed_keys | {FOREIGN}) + foreign_change(_olds)
         old, new = inputs_of(_olds), inputs_of(_news)
         replaces = [key for key in changed if key in self.replace_keys]
         if "manifest" in changed and isinstance(new.get("manifest"), Mapping):
@@ -139,7 +145,11 @@ class KubeObjectProvider(GovProvider):
         return CreateResult(object_id(p["manifest"]), self._apply(p))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(inputs_of(_news)))
+        p = inputs_of(_news)
+        applied = self._apply(p)
+        if FOREIGN in _olds:
+            applied[FOREIGN] = _evict(p, list(_olds.get(FOREIGN) or []))
+        return UpdateResult(applied)
 
     def _live(self, p: Mapping[str, Any]) -> dict[str, Any] | None:
         manifest = p["manifest"]
@@ -159,8 +169,10 @@ class KubeObjectProvider(GovProvider):
         live = self._live(p)
         if live is None or live.get("metadata", {}).get("deletionTimestamp"):
             return ReadResult("", {})
-        return ReadResult(id_, {**p, "manifest": project(p["manifest"], live),
-                                "uid": live.get("metadata", {}).get("uid", "")})
+        outs = {**p, "manifest": project(p["manifest"], live), "uid": live.get("metadata", {}).get("uid", "")}
+        if not kind_of(p["manifest"]).namespaced:
+            outs[FOREIGN] = _namespace_foreign(p, live)
+        return ReadResult(id_, outs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         p = inputs_of(_props)
@@ -180,6 +192,66 @@ class KubeObjectProvider(GovProvider):
 
 
 # --- Resources ------------------------------------------------------------------------------------------------
+
+CONTAINED: tuple[tuple[str, str], ...] = (
+    ("networking.k8s.io/v1", "NetworkPolicy"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("v1", "ResourceQuota"), ("v1", "LimitRange"))
+"""What a tenant namespace holds that govcloud owns the kind of: one not labelled managed-by govcloud is foreign."""
+KUBERNETES_LABELS = ("kubernetes.io/metadata.name",)
+"""Labels the API server sets itself: never foreign."""
+
+
+def _namespace_foreign(p: Mapping[str, Any], live: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Objects of govcloud's kinds in the namespace that govcloud did not make, and labels it did not set."""
+    from kubernetes import client as k8s
+
+    client = credentials.kubernetes_client(p["context"])
+    namespace = str(p["manifest"]["metadata"]["name"])
+    found: list[dict[str, Any]] = []
+    for api_version, kind_name in CONTAINED:
+        kind = KINDS[(api_version, kind_name)]
+        lister = getattr(getattr(k8s, kind.api)(client), f"list_{kind.suffix}")
+        listing = with_retry(f"list {kind_name}s in {namespace}", partial(lister, namespace, _preload_content=False))
+        for item in json.loads(listing.data).get("items") or []:
+            meta = item.get("metadata") or {}
+            if (meta.get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
+                found.append(member(kind_name, f"{kind_name}/{namespace}/{meta.get('name')}",
+                                    f"{kind_name} {meta.get('name')} in {namespace}", apiVersion=api_version,
+                                    namespace=namespace, name=meta.get("name"), spec=item.get("spec"),
+                                    subjects=item.get("subjects"), roleRef=item.get("roleRef")))
+    wanted = (p["manifest"].get("metadata") or {}).get("labels") or {}
+    for key, value in ((live.get("metadata") or {}).get("labels") or {}).items():
+        if key not in wanted and key not in KUBERNETES_LABELS:
+            found.append(member("Label", f"Label/{namespace}/{key}", f"label {key}={value} on namespace {namespace}",
+                                namespace=namespace, name=key, value=value))
+    return found
+
+
+def _evict(p: Mapping[str, Any], foreign: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Remove what a refresh found foreign in a namespace (unless this run keeps it); what is left."""
+    if keep_foreign() or not foreign:
+        return foreign
+    from kubernetes import client as k8s
+
+    client = credentials.kubernetes_client(p["context"])
+    labels = {item["name"]: None for item in foreign if item["kind"] == "Label"}
+    if labels:  # a merge patch with null removes exactly these labels
+        namespace = str(p["manifest"]["metadata"]["name"])
+        with_retry(f"remove foreign labels of {namespace}", lambda: k8s.CoreV1Api(client).patch_namespace(
+            namespace, {"metadata": {"labels": labels}}))
+    for item in foreign:
+        if item["kind"] == "Label":
+            continue
+        manifest = {"apiVersion": item["apiVersion"], "kind": item["kind"],
+                    "metadata": {"name": item["name"], "namespace": item["namespace"]}}
+        try:
+            with_retry(f"remove foreign {item['summary']}", partial(KubeObjectProvider._call, client, manifest,
+                                                                     "delete", _preload_content=False))
+        except ProviderError as err:
+            if status_of(err.__cause__ or err) != 404:
+                raise
+    return []
+
 
 class _KubeResource(Resource):
     def __init__(self, name: str, *, context: str, manifest: Mapping[str, Any],

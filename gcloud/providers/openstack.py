@@ -15,7 +15,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from . import credentials
-from .base import GovProvider, inputs_of
+from .base import FOREIGN, GovProvider, inputs_of, keep_foreign, member
 from .conventions import MANAGED_TAG, tenant_of_tags
 from .retry import ProviderError, status_of, with_retry
 
@@ -103,11 +103,46 @@ def role_id(conn: Connection, role: str) -> str:
     return found_id
 
 
+def _assignment_member(assignment: Any) -> dict[str, Any]:
+    """A role assignment as a foreign member: who (group or user), which role."""
+    who, kind = (assignment.group, "group") if assignment.group else (assignment.user or {}, "user")
+    role = (assignment.role or {}).get("name", "")
+    name = who.get("name", who.get("id", ""))
+    return member("RoleAssignment", f"{kind}:{who.get('id', '')}:{(assignment.role or {}).get('id', '')}",
+                  f"{kind} {name} holds role {role}", actor=kind, name=name, role=role)
+
+
 class ProjectProvider(GovProvider):
-    """A Keystone project for one tenant; description = display name, tags = govcloud + tenant + spec digest."""
+    """A Keystone project for one tenant; description = display name, tags = govcloud + tenant + spec digest.
+
+    The project is a container: `assignments` lists the (group, role) pairs govcloud assigns on it; any other
+    assignment (a group or a user given a role by hand) is reported as foreign by `read` (a refresh) and removed
+    by the update that follows it.
+    """
 
     replace_keys = frozenset({"cloud", "name", "domain"})
     computed_keys = frozenset({"domainId"})
+
+    @staticmethod
+    def _foreign(conn: Connection, project_id: str, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+        expected = {(group, role) for group, role in p.get("assignments") or []}
+        listed = with_retry(f"list role assignments on project {project_id}", lambda: list(
+            identity(conn).role_assignments(scope_project_id=project_id, include_names=True)))
+        return [_assignment_member(a) for a in listed
+                if not (a.group and (a.group.get("name"), (a.role or {}).get("name")) in expected)]
+
+    @staticmethod
+    def _evict(conn: Connection, project_id: str, olds: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Remove the foreign assignments the refresh found (unless this run keeps them); what is left."""
+        foreign: list[dict[str, Any]] = list(olds.get(FOREIGN) or [])
+        if keep_foreign():
+            return foreign
+        for item in foreign:
+            kind, who, role = item["id"].split(":")
+            revoke = (identity(conn).unassign_project_role_from_group if kind == "group"
+                      else identity(conn).unassign_project_role_from_user)
+            gone(f"remove foreign assignment: {item['summary']}", partial(revoke, project_id, who, role))
+        return []
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = inputs_of(props)
@@ -124,7 +159,7 @@ class ProjectProvider(GovProvider):
                     f"Keystone project {p['name']!r} already exists in domain {p['domain']!r} and is not tagged "
                     f"{MANAGED_TAG}/{tenant_of_tags(p['tags'])}: refusing to take it over (adopt it explicitly)")
             self._update(conn, str(project.id), p)
-        return CreateResult(str(project.id), {**p, "domainId": dom})
+        return CreateResult(str(project.id), {**p, "domainId": dom, FOREIGN: []})
 
     @staticmethod
     def _update(conn: Connection, project_id: str, p: Mapping[str, Any]) -> None:
@@ -133,8 +168,9 @@ class ProjectProvider(GovProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         p = inputs_of(_news)
-        self._update(connection(p), _id, p)
-        return UpdateResult({**p, "domainId": _olds.get("domainId", "")})
+        conn = connection(p)
+        self._update(conn, _id, p)
+        return UpdateResult({**p, "domainId": _olds.get("domainId", ""), FOREIGN: self._evict(conn, _id, _olds)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = inputs_of(props)
@@ -145,7 +181,8 @@ class ProjectProvider(GovProvider):
         tags = list(project.tags or [])
         return ReadResult(id_, {**p, "name": project.name, "description": project.description or "",
                                 "tags": p["tags"] if set(tags) == set(p["tags"]) else tags,  # a set, in any order
-                                "enabled": bool(project.is_enabled), "domainId": project.domain_id})
+                                "enabled": bool(project.is_enabled), "domainId": project.domain_id,
+                                FOREIGN: self._foreign(conn, id_, p)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         conn = connection(inputs_of(_props))
@@ -326,10 +363,11 @@ class QuotaProvider(GovProvider):
 
 class Project(Resource, module="govcloud-openstack", name="Project"):
     def __init__(self, name: str, *, cloud: str, project_name: str, domain: str, description: str,
-                 tags: list[str], opts: pulumi.ResourceOptions | None = None) -> None:
+                 tags: list[str], assignments: list[tuple[str, str]],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ProjectProvider(), name, {
             "cloud": cloud, "name": project_name, "domain": domain, "description": description, "tags": tags,
-            "enabled": True}, opts)
+            "enabled": True, "assignments": [list(pair) for pair in assignments]}, opts)
 
 
 class IdentityGroup(Resource, module="govcloud-openstack", name="IdentityGroup"):

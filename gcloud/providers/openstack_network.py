@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from .base import GovProvider, inputs_of
+from .base import FOREIGN, GovProvider, inputs_of, keep_foreign, member
 from .openstack import connection, ensure, first, found, gone
 from .retry import ProviderError, status_of, with_retry
 
@@ -50,7 +50,10 @@ class _NeutronProvider(GovProvider):
         thing = found(f"read {self.kind} {id_}", lambda: self._get(conn, id_))
         if thing is None:
             return ReadResult("", {})
-        return ReadResult(id_, {**p, **self._live(conn, id_, thing, p)})
+        return ReadResult(id_, {**p, **self._live(conn, id_, thing, p), **self._members(conn, id_, p)})
+
+    def _members(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         conn = connection(inputs_of(_props))
@@ -85,6 +88,27 @@ class _AdoptingProvider(_NeutronProvider):
     def _finish(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> None:
         """What the object needs beyond its own attributes, once it exists with them."""
 
+    def _foreign(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        """Members of this container that govcloud did not make; None for a kind that holds nothing."""
+        return None
+
+    def _members(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> dict[str, Any]:
+        foreign = self._foreign(conn, id_, p)
+        return {} if foreign is None else {FOREIGN: foreign}
+
+    def _evict_one(self, conn: Connection, item: Mapping[str, Any]) -> None:
+        """Remove one foreign member, failing with a 404 when it is gone already."""
+        raise NotImplementedError
+
+    def _evict(self, conn: Connection, olds: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Remove the foreign members a refresh found (unless this run keeps them); the ones left."""
+        foreign: list[dict[str, Any]] = list(olds.get(FOREIGN) or [])
+        if keep_foreign():
+            return foreign
+        for item in foreign:
+            gone(f"remove foreign {item['summary']}", partial(self._evict_one, conn, item))
+        return []
+
     def _write(self, conn: Connection, target: str, p: Mapping[str, Any]) -> None:
         with_retry(f"update {self.kind} {p['name']}", lambda: self._update(conn, target, p))
 
@@ -106,7 +130,7 @@ class _AdoptingProvider(_NeutronProvider):
         outs = {**p, **self._computed(conn, p)}
         self._write(conn, _id, outs)
         self._finish(conn, _id, outs)
-        return UpdateResult(outs)
+        return UpdateResult({**outs, FOREIGN: self._evict(conn, _olds)})
 
 
 class NetworkProvider(_AdoptingProvider):
@@ -135,6 +159,17 @@ class NetworkProvider(_AdoptingProvider):
 
     def _remove(self, conn: Connection, id_: str) -> None:
         conn.network.delete_network(id_, ignore_missing=False)
+
+    def _foreign(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every RBAC share of the network: govcloud shares none, so each one opens it to another project."""
+        shares = with_retry(f"list RBAC policies of network {id_}",
+                            lambda: list(conn.network.rbac_policies(object_id=id_, object_type="network")))
+        return [member("NetworkRBAC", str(share.id), f"network shared ({share.action}) with project "
+                       f"{share.target_project_id}", action=share.action, target=share.target_project_id)
+                for share in shares]
+
+    def _evict_one(self, conn: Connection, item: Mapping[str, Any]) -> None:
+        conn.network.delete_rbac_policy(item["id"], ignore_missing=False)
 
 
 class SubnetProvider(_AdoptingProvider):
@@ -262,7 +297,11 @@ def _create_rule_once(conn: Connection, **rule: Any) -> None:
 
 
 class SecurityGroupProvider(_AdoptingProvider):
-    """A security group; `removeDefaultEgress` deletes Neutron's allow-all egress rules (and puts them back)."""
+    """A security group; `removeDefaultEgress` deletes Neutron's allow-all egress rules (and puts them back).
+
+    A container: `rules` are the rules the stack declares (each also its own SecurityGroupRule resource); any
+    other rule in the group is foreign, reported by a refresh and removed by the update after it.
+    """
 
     replace_keys = frozenset({"cloud", "projectId"})
     kind = "security group"
@@ -308,6 +347,44 @@ class SecurityGroupProvider(_AdoptingProvider):
 
     def _remove(self, conn: Connection, id_: str) -> None:
         conn.network.delete_security_group(id_, ignore_missing=False)
+
+    def _foreign(self, conn: Connection, id_: str, p: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Rules nobody declared: not one of the group's `rules` inputs, nor a default egress rule it keeps."""
+        expected = {rule_key(rule) for rule in p.get("rules") or []}
+        keep_defaults = not p["removeDefaultEgress"]
+        rules = with_retry(f"list rules of security group {id_}",
+                           lambda: list(conn.network.security_group_rules(security_group_id=id_)))
+        return [rule_member(rule) for rule in rules
+                if live_rule_key(rule) not in expected and not (keep_defaults and is_default_egress(rule))]
+
+    def _evict_one(self, conn: Connection, item: Mapping[str, Any]) -> None:
+        conn.network.delete_security_group_rule(item["id"], ignore_missing=False)
+
+
+RuleKey = tuple[str, str, str | None, int | None, int | None, str | None]
+
+
+def rule_key(args: Mapping[str, Any]) -> RuleKey:
+    """What makes a declared rule the rule it is (the SecurityGroupRule inputs)."""
+    return (args["direction"], args["ethertype"], args.get("protocol") or None, args.get("portMin"),
+            args.get("portMax"), args.get("remoteCidr"))
+
+
+def live_rule_key(rule: Any) -> RuleKey:
+    return (rule.direction, rule.ether_type, rule.protocol or None, rule.port_range_min, rule.port_range_max,
+            rule.remote_ip_prefix)
+
+
+def rule_member(rule: Any) -> dict[str, Any]:
+    """A foreign rule, with the fields the live policy view maps back to a tenant-file rule."""
+    ports = ("" if rule.port_range_min is None else
+             f" {rule.port_range_min}" + ("" if rule.port_range_max in (None, rule.port_range_min)
+                                          else f"-{rule.port_range_max}"))
+    remote = rule.remote_ip_prefix or (f"group {rule.remote_group_id}" if rule.remote_group_id else "anywhere")
+    return member("SecurityGroupRule", str(rule.id),
+                  f"rule {rule.direction} {rule.protocol or 'any'}{ports} from {remote}",
+                  direction=rule.direction, protocol=rule.protocol or "any", portMin=rule.port_range_min,
+                  portMax=rule.port_range_max, remoteCidr=rule.remote_ip_prefix)
 
 
 class SecurityGroupRuleProvider(_NeutronProvider):
@@ -390,10 +467,11 @@ class RouterInterface(Resource, module="govcloud-openstack", name="RouterInterfa
 
 class SecurityGroup(Resource, module="govcloud-openstack", name="SecurityGroup"):
     def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str], group_name: str,
-                 description: str, remove_default_egress: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+                 description: str, remove_default_egress: bool, rules: list[Mapping[str, Any]],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(SecurityGroupProvider(), name, {
             "cloud": cloud, "projectId": project_id, "name": group_name, "description": description,
-            "removeDefaultEgress": remove_default_egress}, opts)
+            "removeDefaultEgress": remove_default_egress, "rules": [dict(rule) for rule in rules]}, opts)
 
 
 class SecurityGroupRule(Resource, module="govcloud-openstack", name="SecurityGroupRule"):

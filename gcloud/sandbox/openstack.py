@@ -237,6 +237,9 @@ class OpenStackSandbox:
                 if api not in new and process.read_pid(self.dirs, api.name) is None]
         with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
             _results([pool.submit(self._start_api, layout, api, progress) for api in todo])
+        created = catalog.ensure_roles(catalog.admin_connection(layout))  # roles a newer govcloud needs
+        if created:
+            progress(f"roles created: {', '.join(created)}")
         if new:  # glance, when a sandbox built API-only runs --full for the first time
             inits = layout.service_inits()
             for api in new:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from gcloud.guardrails import LOCKED_ROLE, neutron_policy_file
 from gcloud.sandbox.process import LOOPBACK, SandboxDirs
 
 CLOUD_NAME = "gov-east"
@@ -26,8 +27,9 @@ EXTERNAL_NETWORK = "gov-extranet"
 EXTERNAL_PHYSNET = "extranet"
 EXTERNAL_CIDR = "172.24.4.0/24"
 """Where router gateways get their address (devstack's public range; outside the tenants' 10.16.0.0/12)."""
-TENANT_ROLES: tuple[str, ...] = ("manager", "member", "reader")
-"""Keystone roles the platform's role mapping names (admin -> manager, member, reader)."""
+TENANT_ROLES: tuple[str, ...] = ("manager", "member", "reader", LOCKED_ROLE)
+"""Keystone roles the platform's role mapping names (admin -> manager, member, reader), and the marker role of
+level-3 tenants' groups that the Neutron guardrails read."""
 HOST = "govcloud-sandbox"
 
 
@@ -358,6 +360,8 @@ class OpenStackLayout:
             "database": self._db("neutron"),
             "oslo_concurrency": {"lock_path": str(data / "lock")},
             "quotas": {"quota_driver": "neutron.db.quota.driver_nolock.DbQuotaNoLockDriver"},
+            # govcloud's guardrails, the very file a real cloud installs (README: Neutron guardrails)
+            "oslo_policy": {"policy_file": str(neutron_policy_file())},
             "keystone_authtoken": self._authtoken("neutron"),
         })
 

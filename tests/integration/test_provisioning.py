@@ -35,10 +35,11 @@ from openstack import exceptions as openstack_errors
 from gcloud.engine.runner import StackJob, run_stacks
 from gcloud.engine.settings import EngineSettings
 from gcloud.engine.stack import list_stacks
+from gcloud.guardrails import project_grants
 from gcloud.model import Fleet, load_fleet
 from gcloud.plan import run
 from gcloud.plan.record import read_record
-from gcloud.plan.run import PolicyBlocked, RunReport, Status
+from gcloud.plan.run import PolicyBlocked, RunReport, RunStatus
 from gcloud.plan.select import Change
 from gcloud.providers import credentials
 from gcloud.providers.conventions import (
@@ -170,7 +171,7 @@ def outcomes(report: RunReport) -> dict[str, run.TenantOutcome]:
 
 def changes(outcome: run.TenantOutcome) -> set[tuple[str, str, str, tuple[str, ...]]]:
     """(op, short type, name, keys) of each changed resource."""
-    return {(op, kind.rpartition(":")[2], name, keys) for op, kind, name, keys in outcome.resources}
+    return {(c.op.value, c.type.rpartition(":")[2], c.name, c.keys) for c in outcome.resources}
 
 
 def project_of(admin: Any, tenant: str) -> Any:
@@ -209,6 +210,27 @@ def test_apply_all_example_tenants_through_the_cli(applied: dict[str, Any], ws: 
     assert sorted(list_stacks(ws.settings())) == list(EXAMPLES)
 
 
+def test_the_pulumi_cli_run_from_the_root_lists_and_exports_govcloud_stacks(applied: dict[str, Any],
+                                                                          ws: Workspace) -> None:
+    """An operator who knows Pulumi reads govcloud's stacks from the repository: same project, backend, passphrase."""
+    settings = ws.settings()
+    env = {**os.environ, **settings.env()}
+
+    def pulumi(*args: str) -> str:
+        done = subprocess.run([str(settings.toolchain.pulumi), *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert sorted(stack["name"] for stack in json.loads(pulumi("stack", "ls", "--json"))) == list(EXAMPLES)
+    exported = pulumi("stack", "export", "--stack", "czj")
+    deployment = json.loads(exported)["deployment"]
+    urns = [resource["urn"] for resource in deployment["resources"]]
+    assert all("::govcloud::" in urn for urn in urns)  # the root Pulumi.yaml's project
+    assert any(urn.endswith("govcloud-openstack:Project::czj-project") for urn in urns), urns[:5]
+    assert (ws.root / "passphrase").read_text(encoding="utf-8").strip() not in exported
+
+
 def _check_openstack(admin: Any, effective: Mapping[str, Any],
                      platform: Mapping[str, Any], external_id: str) -> None:
     tenant = effective["metadata"]["name"]
@@ -227,7 +249,7 @@ def _check_openstack(admin: Any, effective: Mapping[str, Any],
         wanted = openstack_quota_args(service, {k: v for k, v in (quota.get(service) or {}).items() if v is not None})
         assert {key: getattr(live_quota[service], key) for key in wanted} == wanted, (tenant, service)
 
-    expected_roles = {(g.group, g.role) for g in grants(effective, platform, "keystone")}
+    expected_roles = {(g.group, g.role) for g in project_grants(effective, platform)}  # the level-3 marker too
     assignments = admin.identity.role_assignments(scope_project_id=project.id, include_names=True)
     assert {(a.group["name"], a.role["name"]) for a in assignments if a.group} == expected_roles, tenant
     assert not [a for a in admin.identity.role_assignments(scope_project_id=project.id) if a.user], tenant
@@ -354,12 +376,12 @@ def test_a_second_apply_changes_nothing(applied: dict[str, Any], ws: Workspace) 
     prepared = ws.prepare()
     assert {s.name: s.change for s in prepared.selection} == dict.fromkeys(EXAMPLES, Change.UNCHANGED)
     report = run.apply(prepared, ws.settings(), parallel=4)
-    assert {o.tenant: o.status for o in report.outcomes} == dict.fromkeys(EXAMPLES, Status.UNCHANGED)
+    assert {o.tenant: o.status for o in report.outcomes} == dict.fromkeys(EXAMPLES, RunStatus.UNCHANGED)
     assert ws.snapshot() == before  # no tenant selected: not one engine call
 
     everything = run.apply(ws.prepare(), ws.settings(), everything=True, parallel=4)
     for outcome in everything.outcomes:
-        assert outcome.status is Status.OK, (outcome.tenant, outcome.error)
+        assert outcome.status is RunStatus.OK, (outcome.tenant, outcome.error)
         assert outcome.resources == () and set(outcome.counts) == {"same"}, (outcome.tenant, outcome.counts)
         assert outcome.counts["same"] == applied_count(applied, outcome.tenant)
 
@@ -405,7 +427,7 @@ def test_raising_one_quota_updates_only_that_quota(applied: dict[str, Any], ws: 
 
     planned = outcomes(run.plan(prepared, ws.settings()))
     assert changes(planned["wjw"]) == expected
-    assert {name for name, o in planned.items() if o.status is not Status.UNCHANGED} == {"wjw"}
+    assert {name for name, o in planned.items() if o.status is not RunStatus.UNCHANGED} == {"wjw"}
     shown = ws.cli("plan")  # the same diff, as people read it
     assert shown.returncode == 0, shown.stderr
     assert "wjw: update Quota wjw-quota-blockStorage (quota)" in shown.stdout
@@ -413,7 +435,7 @@ def test_raising_one_quota_updates_only_that_quota(applied: dict[str, Any], ws: 
     assert admin.block_storage.get_quota_set(project.id).gigabytes == 4000  # a plan changes nothing
 
     done = outcomes(run.apply(prepared, ws.settings(), parallel=4))
-    assert done["wjw"].status is Status.OK and changes(done["wjw"]) == expected
+    assert done["wjw"].status is RunStatus.OK and changes(done["wjw"]) == expected
     after = admin.block_storage.get_quota_set(project.id)
     assert (after.gigabytes, after.volumes, after.snapshots) == (4500, before.volumes, before.snapshots)
     digest = ws.fleet().get("wjw").digest
@@ -435,7 +457,7 @@ def test_removing_a_network_deletes_only_it(applied: dict[str, Any], ws: Workspa
     prepared = ws.prepare()
     assert {s.name for s in prepared.selection if s.change is not Change.UNCHANGED} == {"czj"}
     done = outcomes(run.apply(prepared, ws.settings(), parallel=4))["czj"]
-    assert done.status is Status.OK, done.error
+    assert done.status is RunStatus.OK, done.error
     assert changes(done) == {("delete", "RouterInterface", "czj-router-if-db", ()),
                              ("delete", "Subnet", "czj-subnet-db", ()), ("delete", "Network", "czj-net-db", ()),
                              ("update", "Project", "czj-project", ("tags",))}
@@ -511,7 +533,7 @@ def test_destroy_is_refused_while_protected_then_leaves_nothing(applied: dict[st
     ws.edit(tenant, "preventDeletion: true", "preventDeletion: false")
     report = run.destroy(tenant, tenant, [ws.tenants], ws.root / "platform.yaml", ws.settings())
     [outcome] = report.outcomes
-    assert outcome.status is Status.OK, outcome.error
+    assert outcome.status is RunStatus.OK, outcome.error
     assert outcome.counts == {"delete": applied_count(applied, tenant)}
 
     after = footprint(admin, kube, tenant, project.id, namespaces)

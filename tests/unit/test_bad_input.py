@@ -143,6 +143,10 @@ CASES = [
          "spec.interconnects[0].expires"),
     Case("platform-unknown-key", replace("platform.yaml", "mlpsLevel: 3", "mlpsLevl: 3"), "platform.yaml",
          "spec.mlpsLevl", "unknown key"),
+    Case("control-character", replace("tenants/jyj.yaml", "displayName: 市教育局", 'displayName: "市教育局\\e[2J"'),
+         "tenants/jyj.yaml", "metadata.displayName", "control character U+001B"),
+    Case("too-deep", replace("tenants/jyj.yaml", "tier: small", "tier: " + "[" * 200 + "]" * 200),
+         "tenants/jyj.yaml", "spec.tier", "levels deep"),
 ]
 
 

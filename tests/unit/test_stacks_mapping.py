@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
@@ -149,10 +148,10 @@ def test_quota_and_limit_range_only_when_declared() -> None:
 
 def test_network_policies_deny_by_default_and_allow_tenant_dns_and_interconnects() -> None:
     spec = tenant(kubernetes={"cluster": "k", "networkIsolation": "tenant"}, interconnects=[
-        {"to": "sjj", "ports": ["443", "8000-8080"], "protocol": "tcp", "expires": "2027-03-31"},
-        {"to": "old", "ports": ["22"], "protocol": "tcp", "expires": "2020-01-01"},
-        {"to": "any", "ports": [], "protocol": "udp", "expires": None}])
-    policies = {p["metadata"]["name"]: p for p in km.network_policy_manifests(spec, "czj-prod", dt.date(2026, 11, 1))}
+        {"to": "sjj", "ports": ["443", "8000-8080"], "protocol": "tcp", "expires": "2027-03-31", "active": True},
+        {"to": "old", "ports": ["22"], "protocol": "tcp", "expires": "2020-01-01", "active": False},
+        {"to": "any", "ports": [], "protocol": "udp", "expires": None, "active": True}])
+    policies = {p["metadata"]["name"]: p for p in km.network_policy_manifests(spec, "czj-prod")}
     assert set(policies) == {"govcloud-default-deny", "govcloud-allow-same-tenant", "govcloud-allow-dns",
                              "govcloud-interconnect-to-sjj", "govcloud-interconnect-to-any"}
     assert is_default_deny(policies["govcloud-default-deny"])
@@ -170,7 +169,8 @@ def test_network_policies_deny_by_default_and_allow_tenant_dns_and_interconnects
 
 def test_inbound_interconnects_open_the_receiving_side() -> None:
     spec = tenant(kubernetes={"cluster": "k"})
-    spec["inboundInterconnects"] = [{"from": "czj", "ports": ["443"], "protocol": "tcp", "expires": None}]
+    spec["inboundInterconnects"] = [{"from": "czj", "ports": ["443"], "protocol": "tcp", "expires": None,
+                                     "active": True}]
     policies = {p["metadata"]["name"]: p for p in km.network_policy_manifests(spec, "czj-prod")}
     ingress = policies["govcloud-interconnect-from-czj"]["spec"]
     assert ingress["policyTypes"] == ["Ingress"]

@@ -101,8 +101,11 @@ def czj(fleet) -> Run:  # type: ignore[no-untyped-def]
 def test_project_is_named_tagged_and_described_in_chinese(czj: Run, fleet) -> None:  # type: ignore[no-untyped-def]
     project = czj.one(OS + "Project", "czj-project").inputs
     digest = fleet.get("czj").digest
+    assignments = project.pop("assignments")
     assert project == {"cloud": "gov-east", "name": "czj", "domain": "Default", "description": "市财政局",
                        "tags": ["govcloud", "tenant:czj", f"digest:{digest[:12]}"], "enabled": True}
+    # the project is a container: every (group, role) govcloud assigns, so any other assignment reads as foreign
+    assert ["czj-staff", "member"] in assignments and ["czj-staff", "govcloud-mlps3"] in assignments
 
 
 def test_quotas_are_mapped_to_service_names_and_reset_to_platform_defaults(czj: Run) -> None:
@@ -146,9 +149,17 @@ def test_groups_get_the_mapped_keystone_roles_on_the_project(czj: Run) -> None:
                                                "czj-group-czj-auditors"}
     assignments = {(res.inputs["groupId"], res.inputs["role"], res.inputs["projectId"])
                    for res in czj.of(OS + "GroupRoleAssignment")}
-    assert assignments == {("czj-group-czj-admins-id", "manager", "czj-project-id"),
-                           ("czj-group-czj-staff-id", "member", "czj-project-id"),
-                           ("czj-group-czj-auditors-id", "reader", "czj-project-id")}
+    mapped = {("czj-group-czj-admins-id", "manager", "czj-project-id"),
+              ("czj-group-czj-staff-id", "member", "czj-project-id"),
+              ("czj-group-czj-auditors-id", "reader", "czj-project-id")}
+    # czj is MLPS level 3: each group also holds the marker role the Neutron guardrails read
+    assert assignments == mapped | {(group, "govcloud-mlps3", project) for group, _, project in mapped}
+
+
+def test_below_level_three_no_group_gets_the_marker_role(fleet) -> None:  # type: ignore[no-untyped-def]
+    result = run(fleet.get("wjw").effective, fleet.platform_data)
+    roles = {res.inputs["role"] for res in result.of(OS + "GroupRoleAssignment")}
+    assert roles and "govcloud-mlps3" not in roles
 
 
 def test_namespaces_carry_tenant_and_pod_security_labels(czj: Run) -> None:

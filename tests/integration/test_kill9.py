@@ -1,0 +1,180 @@
+"""kill -9 of govcloud at seeded points spread over an apply of several new tenants; the next apply converges.
+
+Each round starts `govcloud apply` over the tenants not yet converged and kills, at seeded counts of resource
+steps, one process of the run: a worker, the engine (`pulumi`) of a stack, a provider process (the launcher the
+engine started, or the provider fork serving it), and last the CLI's whole process group (as a CI runner does
+when a job is cancelled). The next round meets what the kills left: stale locks and pending operations, which
+govcloud clears itself, saying so. After every round no process started for the workspace is left; the state
+and record files are valid JSON; after the last a clean apply converges: `plan --all` shows no change and the
+clouds hold each tenant's objects exactly once, all known to its stack. `bench/soak_faults.py` runs more rounds.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.reliability import (
+    Run,
+    Workspace,
+    assert_converged,
+    audit_verified,
+    destroy_all,
+    kube_client,
+    started_for,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+SEED = 1212
+TENANTS = range(200, 205)
+ROUNDS = 3
+TARGETS = ("engine", "provider", "worker")
+"""Single-process kills of a round (in a seeded order); every round ends with a kill of the whole group."""
+LEFTOVER_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Kill:
+    target: str
+    after_steps: int
+
+
+def kill_plan(seed: int, rounds: int) -> list[list[Kill]]:
+    """Per round: the three single kills at increasing step counts, then the group kill a few steps later."""
+    rng = random.Random(seed)
+    plan = []
+    for _ in range(rounds):
+        targets = list(TARGETS)
+        rng.shuffle(targets)
+        steps = sorted(rng.sample(range(2, 14), len(targets)))
+        round_kills = [Kill(t, n) for t, n in zip(targets, steps, strict=True)]
+        round_kills.append(Kill("group", steps[-1] + rng.randint(2, 6)))
+        plan.append(round_kills)
+    return plan
+
+
+def _processes(state: Path) -> list[tuple[int, int, str]]:
+    """(pid, ppid, cmdline) of the processes started for this workspace."""
+    found = []
+    for line in started_for(state):
+        pid = int(line.split(":", 1)[0])
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        found.append((pid, ppid, line.split(": ", 1)[1]))
+    return found
+
+
+def find_target(state: Path, target: str, cli: int) -> int | None:
+    """A live process of the given kind, found by name and parent."""
+    procs = _processes(state)
+    by_pid = {pid: (ppid, cmd) for pid, ppid, cmd in procs}
+    engines = [pid for pid, _, cmd in procs if cmd.split(" ", 1)[0].endswith("/pulumi")]
+    if target == "engine":
+        return engines[0] if engines else None
+    if target == "worker":  # a fork-server child that runs an engine
+        workers = [by_pid[e][0] for e in engines if e in by_pid and by_pid.get(by_pid[e][0], (0, ""))[0] != cli]
+        return workers[0] if workers else None
+    if target == "provider":
+        launchers = [pid for pid, ppid, cmd in procs if "gcloud.engine.provider_host 127.0.0.1:" in cmd]
+        forks = [pid for pid, ppid, cmd in procs if "--serve" in cmd and by_pid.get(ppid, (0, ""))[1].count("--serve")]
+        pool = forks or launchers
+        return pool[0] if pool else None
+    raise ValueError(target)
+
+
+def kill_round(ws: Workspace, tenants: list[str], kills: list[Kill]) -> tuple[Run, list[str]]:
+    """One apply with its kills; the kills that found their process (`target@steps`)."""
+    run = ws.start("apply", "--yes", "--parallel", "3", *ws.files(tenants))
+    done: list[str] = []
+    for kill in kills:
+        try:
+            run.wait_for(" create ", kill.after_steps, timeout_s=240)
+        except AssertionError:
+            if run.process.poll() is not None:
+                break  # the run finished before this point: later points fall in the next round
+            raise
+        if kill.target == "group":
+            run.kill_group()
+            done.append(f"group@{kill.after_steps}")
+            break
+        pid = find_target(ws.state, kill.target, run.process.pid)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            done.append(f"{kill.target}@{kill.after_steps}")
+    run.finish()
+    return run, done
+
+
+def no_leftovers(ws: Workspace) -> None:
+    """Every process started for the workspace ends by itself (bounded): none outlives its run."""
+    wait_until(lambda: not started_for(ws.state), LEFTOVER_TIMEOUT_S, "the killed run's processes to end")
+
+
+def kill_scenario(ws: Workspace, tenants: list[str], seed: int, rounds: int, admin: Any, kube: Any) -> dict[str, Any]:
+    """Run the rounds, then the converging apply; the figures the README's reliability table quotes."""
+    survived: list[str] = []
+    recovered: list[str] = []
+    for kills in kill_plan(seed, rounds):
+        run, done = kill_round(ws, tenants, kills)
+        survived += done
+        recovered += [line for line in run.lines if "removed the lock" in line or "a killed run left" in line]
+        assert not any("pulumi cancel" in line for line in run.lines), "a user must never be told to run pulumi"
+        try:
+            no_leftovers(ws)
+        except AssertionError:
+            raise AssertionError(f"left after {done}: {started_for(ws.state)}") from None
+        assert not ws.json_files_valid(), ws.json_files_valid()
+    final = ws.start("apply", "--yes", "--parallel", "3", "--output", "json", *ws.files(tenants))
+    code = final.finish()
+    recovered += [line for line in final.lines if "removed the lock" in line or "a killed run left" in line]
+    report = final.report()
+    failed = [f"{t['tenant']}: {t['error']}" for t in report["tenants"] if t["status"] not in ("ok", "unchanged")]
+    tail = "\n".join(final.lines[-30:])
+    assert code == 0 and not failed, f"the apply after the kills: exit {code}: {failed}\n{tail}"
+    no_leftovers(ws)
+    counted = assert_converged(ws, tenants, admin, kube)
+    audit_code, audit_text = audit_verified(ws)
+    assert audit_code == 0, audit_text
+    return {"kills": len(survived), "points": survived, "recoveries": len(recovered), "objects": counted.objects,
+            "orphans": len(counted.orphans), "duplicates": len(counted.duplicates)}
+
+
+@pytest.fixture(scope="module")
+def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, list[str]]]:
+    workspace = Workspace.create(tmp_path_factory.mktemp("kill9"), sandbox.env)
+    names = workspace.write_tenants(TENANTS)
+    try:
+        yield workspace, names
+    finally:
+        destroy_all(workspace, names)
+
+
+def test_kill_plan_is_seeded_and_spread() -> None:
+    plan = kill_plan(SEED, ROUNDS)
+    assert plan == kill_plan(SEED, ROUNDS)
+    points = [k for round_kills in plan for k in round_kills]
+    assert len(points) >= 10
+    assert {k.target for k in points} == {"engine", "provider", "worker", "group"}
+
+
+def test_kill9_at_seeded_points_then_the_next_apply_converges(ws: tuple[Workspace, list[str]], sandbox: Any,
+                                                              openstack_admin: Any) -> None:
+    workspace, names = ws
+    kube = kube_client(sandbox.kubeconfig)
+    figures = kill_scenario(workspace, names, SEED, ROUNDS, openstack_admin, kube)
+    print(f"kill9 figures: {figures}")
+    assert figures["kills"] >= 10, figures
+    assert figures["recoveries"] >= 1, figures
+    assert figures["orphans"] == 0 and figures["duplicates"] == 0

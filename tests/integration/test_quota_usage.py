@@ -1,0 +1,101 @@
+"""Live usage from the sandbox clouds refuses a request below it (Neutron ports; Kubernetes quota status.used)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gcloud.audit import AuditLog
+from gcloud.requests import Effects, State, Workspace, request_quota
+from gcloud.requests.usage import Clients, live_usage
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGMAPS = "configmaps"
+
+
+def _wait(condition, what: str, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("tenants", "policies"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "platform.yaml", tmp_path / "platform.yaml")
+    # czj-test counts its ConfigMaps, as a department's namespace quota may
+    path = tmp_path / "tenants" / "czj.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'quota: {requests.cpu: "4", requests.memory: 16Gi, pods: "50"}',
+        f'quota: {{requests.cpu: "4", requests.memory: 16Gi, pods: "50", {CONFIGMAPS}: "10"}}'), encoding="utf-8")
+    return tmp_path
+
+
+def test_live_usage_refuses_a_request_below_it(sandbox: Any, project: Path) -> None:
+    from kubernetes import config
+    from kubernetes.client import CoreV1Api
+
+    conn = sandbox.openstack_admin()
+    kube = config.new_client_from_config(config_file=str(sandbox.kubeconfig), context="gov-k8s",  # type: ignore[no-untyped-call]
+                                         persist_config=False)
+    stamp = str(int(time.time()))
+    # What daj's members would have made: a project named after the tenant, a network, three ports.
+    dom = conn.identity.find_domain("Default", ignore_missing=False)
+    proj = conn.identity.find_project("daj", domain_id=dom.id) or conn.identity.create_project(
+        name="daj", domain_id=dom.id, description="quota usage test")
+    net = conn.network.create_network(name=f"daj-usage-{stamp}", project_id=proj.id)
+    ports = [conn.network.create_port(network_id=net.id, project_id=proj.id) for _ in range(3)]
+    api = CoreV1Api(kube)
+    namespace = "czj-test"
+    if namespace not in {ns.metadata.name for ns in api.list_namespace().items}:
+        api.create_namespace({"metadata": {"name": namespace}})
+    if not api.list_namespaced_resource_quota(namespace).items:
+        api.create_namespaced_resource_quota(namespace, {"metadata": {"name": "govcloud-quota"},
+                                                         "spec": {"hard": {CONFIGMAPS: "10"}}})
+    for index in range(2):
+        api.create_namespaced_config_map(namespace, {"metadata": {"name": f"usage-{stamp}-{index}"}})
+    live: set[str] = set()
+
+    def counted() -> bool:
+        """kube-root-ca.crt lands in a new namespace on its own: count it too, and wait for the controller."""
+        live.clear()
+        live.update(cm.metadata.name for cm in api.list_namespaced_config_map(namespace).items)
+        used = api.read_namespaced_resource_quota("govcloud-quota", namespace).status.used or {}
+        return "kube-root-ca.crt" in live and used.get(CONFIGMAPS) == str(len(live))
+
+    try:
+        _wait(counted, "the quota controller to count the namespace's ConfigMaps")
+        ws = Workspace(tenants=[project / "tenants"], platform=project / "platform.yaml",
+                       policies=project / "policies", requests=project / "requests")
+        clients = Clients(openstack=lambda cloud: conn, kubernetes=lambda context: kube)
+        effects = Effects(audit=AuditLog.at(project / "state"),
+                          usage=lambda doc, keys, platform: live_usage(doc, keys, platform, clients),
+                          clock=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+        ports_now = len(list(conn.network.ports(project_id=proj.id)))
+        refused = request_quota(ws, effects, "daj", ["network.ports=1"], reason="缩减", requester="罗敏")
+        assert refused.status.state is State.REFUSED
+        assert refused.status.usage.values == {"network.ports": ports_now} and ports_now >= 3
+        assert refused.status.problems == [f"network.ports: 1 asked, but {ports_now} is in use now"]
+        fits = request_quota(ws, effects, "daj", [f"network.ports={ports_now}"], reason="缩减", requester="罗敏")
+        assert fits.status.state is State.APPROVED  # a decrease down to usage goes through
+
+        key = f"kubernetes.namespaces.{namespace}.{CONFIGMAPS}"
+        refused = request_quota(ws, effects, "czj", [f"{key}=1"], reason="缩减", requester="李四")
+        assert refused.status.state is State.REFUSED
+        assert refused.status.usage.values == {key: str(len(live))}
+        assert refused.status.problems == [f"{key}: 1 asked, but {len(live)} is in use now"]
+    finally:
+        for port in ports:
+            conn.network.delete_port(port, ignore_missing=True)
+        conn.network.delete_network(net, ignore_missing=True)
+        for index in range(2):
+            api.delete_namespaced_config_map(f"usage-{stamp}-{index}", namespace)
+        conn.close()

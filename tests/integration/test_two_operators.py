@@ -1,0 +1,95 @@
+"""Two operators at once: no tenant's stack ever runs twice at the same time.
+
+The first `govcloud apply` holds some tenants (it reaches the clouds through the fault proxies with added latency,
+so it holds them long enough for the test to be certain of the overlap); a second one over an overlapping set,
+started while the first is updating them, reaching the clouds directly, skips the tenants the first holds,
+naming the holder (user@host, pid, since when), finishes the rest and exits 1. The same for a destroy against an
+apply. Afterwards both sets converge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import TEST_PORT_OFFSET
+from tests.integration.faults import FaultyClouds, faulty_clouds
+from tests.integration.reliability import Workspace, assert_converged, destroy_all, kube_client
+
+pytestmark = pytest.mark.integration
+
+FIRST = range(300, 303)
+SECOND_ONLY = range(303, 305)
+HOLDER = re.compile(r"locked by \S+@\S+, pid \d+, since \d{4}-\d\d-\d\dT")
+LATENCY_MS = 150
+"""Added to every answer of Keystone, Neutron and the kube-apiserver for the first run: a tenant's update then
+takes tens of seconds instead of a few."""
+
+
+@pytest.fixture(scope="module")
+def slow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyClouds]:
+    with faulty_clouds(sandbox, tmp_path_factory.mktemp("two-operators-proxies"), TEST_PORT_OFFSET, 300) as clouds:
+        for name in ("keystone", "neutron", "kube"):
+            clouds.proxy.add_toxic(name, "latency", {"latency": LATENCY_MS, "jitter": 0})
+        yield clouds
+
+
+@pytest.fixture(scope="module")
+def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, list[str], list[str]]]:
+    workspace = Workspace.create(tmp_path_factory.mktemp("two-operators"), sandbox.env)
+    first = workspace.write_tenants(FIRST)
+    second = workspace.write_tenants(SECOND_ONLY)
+    try:
+        yield workspace, first, second
+    finally:
+        destroy_all(workspace, [*first, *second])
+
+
+def test_a_second_apply_skips_the_tenants_the_first_holds_and_finishes_the_rest(
+        ws: tuple[Workspace, list[str], list[str]], slow: FaultyClouds, sandbox: Any, openstack_admin: Any) -> None:
+    workspace, first, second_only = ws
+    shared = first[-1]
+    one = workspace.with_clouds(slow.env).start("apply", "--yes", "--parallel", "3", "--output", "json",
+                                                *workspace.files(first))
+    # the first run holds every one of its stacks once each has begun creating
+    for tenant in first:
+        one.wait_for(f"{tenant} create ", 1, timeout_s=240)
+    two = workspace.cli_json("apply", "--yes", "--parallel", "3", *workspace.files([shared, *second_only]))
+    code_two, report_two, _ = two
+    assert one.finish() == 0, "\n".join(one.lines[-30:])
+    statuses = {t["tenant"]: t for t in report_two["tenants"] if t["tenant"] in (shared, *second_only)}
+    assert code_two == 1
+    assert statuses[shared]["status"] == "failed"
+    assert HOLDER.search(statuses[shared]["error"]), statuses[shared]
+    assert "pulumi cancel" not in statuses[shared]["error"] + statuses[shared]["hint"]
+    assert all(statuses[t]["status"] == "ok" for t in second_only), statuses
+    assert_converged(workspace, [*first, *second_only], openstack_admin, kube_client(sandbox.kubeconfig))
+
+
+def test_a_destroy_against_a_running_apply_is_refused_naming_the_holder(
+        ws: tuple[Workspace, list[str], list[str]], slow: FaultyClouds) -> None:
+    workspace, first, _ = ws
+    target = first[0]
+    path = workspace.root / "tenants" / f"{target}.yaml"
+    text = path.read_text(encoding="utf-8")
+    # a real change for the apply to work on: one more namespace
+    path.write_text(text.replace("    networkIsolation: tenant",
+                                 f"      - name: {target}-extra\n"
+                                 '        quota: {requests.cpu: "1", requests.memory: 1Gi, pods: "5"}\n'
+                                 "        limitRange: {defaultCpu: 200m, defaultMemory: 256Mi, defaultRequestCpu: 50m,"
+                                 " defaultRequestMemory: 64Mi}\n"
+                                 "        podSecurity: restricted\n"
+                                 "    networkIsolation: tenant"), encoding="utf-8")
+    apply = workspace.with_clouds(slow.env).start("apply", "--yes", *workspace.files([target]))
+    apply.wait_for(f"{target} create ", 1, timeout_s=240)
+    code, report, _ = workspace.cli_json("destroy", target, "--confirm", target)
+    assert apply.finish() == 0, "\n".join(apply.lines[-30:])
+    [outcome] = report["tenants"]
+    assert code == 1 and outcome["status"] == "failed", report
+    assert HOLDER.search(outcome["error"]), outcome
+    # the apply was not disturbed: its stack is whole and the next plan is clean
+    code, plan, _ = workspace.cli_json("plan", "--all", *workspace.files([target]))
+    assert code == 0 and not plan["tenants"][0]["resources"], plan
