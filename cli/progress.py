@@ -1,7 +1,8 @@
 """Progress of a fleet run: one live line in a terminal, the plain per-event lines anywhere else (CI logs).
 
 In a terminal the display shows done/total, the tenants running now, failures so far, elapsed time and an
-estimate of what is left; `--verbose` adds the per-resource lines above it. Failures are always printed.
+estimate of what is left; `--verbose` adds the per-resource lines above it. Failures, warnings and what govcloud
+cleared of a killed run are always printed.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ class FleetProgress:
             self.progress.start(event.stack, time.monotonic())
         elif event.kind in (EventKind.DONE, EventKind.FAILED) and stack_level:
             self.progress.finish(event.stack, event.kind is EventKind.DONE)
-        if self.live is None or self.verbose or event.kind is EventKind.FAILED:
-            style = "red" if event.kind is EventKind.FAILED else "cyan"
+        if self.live is None or self.verbose or event.kind in (EventKind.FAILED, EventKind.DIAGNOSTIC):
+            style = "red" if event.kind is EventKind.FAILED else "yellow" if event.kind is EventKind.DIAGNOSTIC \
+                else "cyan"
             self.console.print(f"[{style}]{escape(event.stack):>10}[/{style}] {escape(event.message)}")
         if self.live is not None:
             self.live.refresh()

@@ -172,7 +172,42 @@ def destroy(tenant: Annotated[str, typer.Argument(help="The tenant id whose stac
         raise typer.Exit(1)
 
 
+def import_(tenant: Annotated[str, typer.Argument(help="The tenant id (its file must exist) to adopt into.")],
+            project: Annotated[str | None, typer.Option("--project", help=(
+                "The existing Keystone project (name or id) to adopt, with its networks, subnets, router and "
+                "security groups."), show_default=False)] = None,
+            namespaces: Annotated[list[str] | None, typer.Option("--namespace", help=(
+                "An existing namespace to adopt (declared in the tenant file); repeat for several."))] = None,
+            paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
+            policies: PoliciesDir = Path("policies"), verbose: Verbose = False, actor: Actor = None,
+            ticket: Ticket = None, output_format: OutputFormat = Format.table) -> None:
+    """Adopt a project and namespaces made before govcloud into a tenant's stack without recreating them, then
+    show what was changed to match the file. Objects another tenant owns are refused; the next apply changes
+    nothing.
+
+    Example: govcloud import czj --project legacy-finance --namespace czj-prod
+    """
+    from gcloud.plan import run
+
+    settings = _settings()
+    with FleetProgress("import", 1, verbose=verbose) as progress:
+        done = run.import_tenant(tenant, tenant_paths(paths), platform, policies, settings, project=project,
+                                 namespaces=namespaces or [], actor=actor, ticket=ticket, on_event=progress)
+    if output_format is Format.json:
+        output.emit_json({"adopted": [dataclasses.asdict(a) for a in done.adopted],
+                          "tenants": [_outcome_json(o) for o in done.run.outcomes], "failed": done.run.failed})
+    else:
+        table = output.table("adopted", "id", "was", "now")
+        for item in done.adopted:
+            table.add_row(item.kind, item.id, escape(item.was), escape(item.now))
+        output.stdout.print(table)
+        _render(done.run, Format.table)
+    if done.run.failed or done.run.held_back:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
     app.command("apply")(apply)
     app.command("destroy")(destroy)
+    app.command("import")(import_)

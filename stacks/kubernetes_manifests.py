@@ -219,12 +219,14 @@ def _guardrail(tenant: str, what: str, constraints: list[dict[str, Any]], variab
     meta = _meta(name)
     meta["labels"][TENANT_LABEL] = tenant
     expression, message = validation
-    policy = {"apiVersion": ADMISSION_VERSION, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
+    spec: dict[str, Any] = {
         "failurePolicy": "Fail",
         "matchConstraints": {"resourceRules": constraints},
-        "variables": [{"name": key, "expression": value} for key, value in variables],
         "validations": [{"expression": expression, "messageExpression": message, "reason": "Forbidden"}],
-    }}
+    }
+    if variables:  # the API server omits an empty list: declaring one would read as drift on every plan
+        spec["variables"] = [{"name": key, "expression": value} for key, value in variables]
+    policy = {"apiVersion": ADMISSION_VERSION, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": spec}
     binding = {"apiVersion": ADMISSION_VERSION, "kind": "ValidatingAdmissionPolicyBinding",
                "metadata": copy.deepcopy(meta),
                "spec": {"policyName": name, "validationActions": ["Deny"], "matchResources": match}}

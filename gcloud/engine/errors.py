@@ -123,7 +123,7 @@ def classify_failure(stdout: str, stderr: str, *, stack: str = "", operation: st
     if any(marker in text for marker in _LOCKED):
         return ConcurrentUpdate(
             f"stack {stack or '?'} is being updated by another run ({_lock_holder(text)})",
-            hint="wait for the other run to finish; if it died, `pulumi cancel` removes its lock",
+            hint="wait for the other run to finish (a lock whose run died on this host is removed by the next run)",
             detail=detail, **where)
     if _NO_PASSPHRASE.search(text):
         return MissingPassphrase("no passphrase for the stack's secrets", hint=PASSPHRASE_HINT, detail=detail, **where)

@@ -14,6 +14,11 @@ launcher starts the provider itself as it always did.
     ProviderHost.start() / .stop()                    the runner's side (a child process serving a socket)
 
 Only the standard library is imported at the top: the launcher's side has to start in milliseconds.
+
+Nothing here outlives the run (a CI runner cancelling a job kills the CLI's process group with SIGKILL, and the
+engine starts every plugin in a process group of its own, out of that kill's reach): the host, each launcher and
+each provider fork ask the kernel for a signal when their parent dies (`die_with_parent`), so the chain
+CLI -> host -> provider fork and engine -> launcher unwinds by itself.
 """
 
 from __future__ import annotations
@@ -50,15 +55,36 @@ PRELOAD = ("dill", "grpc", "google.protobuf.empty_pb2", "pulumi", "pulumi.dynami
            "pydantic.validate_call_decorator")
 """What every provider process imports: loaded once by the host (a module that fails to import is skipped)."""
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _SOCKET = "providers.sock"
 _HEADER = struct.Struct("!I")
 _STREAMS = 3  # stdin, stdout, stderr
 
 
+def die_with_parent(expected_parent: int, sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send `sig` to this process when its parent dies (prctl PR_SET_PDEATHSIG; Linux only).
+
+    The setting survives exec (the launcher's exec of a provider keeps it). A parent that died before the call
+    would never signal, so the parent is checked once more after it: gone already, this process exits at once.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if os.getppid() != expected_parent:
+        os._exit(1)
+
+
 # --- the launcher's side ---------------------------------------------------------------------------------------
 
 def launch(args: Sequence[str]) -> NoReturn:
-    """Run a dynamic provider with these engine arguments: forked by the host if there is one, else here."""
+    """Run a dynamic provider with these engine arguments: forked by the host if there is one, else here.
+
+    The launcher dies with the engine that started it (the engine puts it in a process group of its own, so a
+    kill of the CLI's group never reaches it); its end then ends the provider fork serving it.
+    """
+    die_with_parent(os.getppid())
     path = os.environ.get(HOST_ENV, "")
     if path:
         code = _delegate(path, args)
@@ -133,6 +159,7 @@ class ProviderHost:
 
 def serve(listener_fd: int) -> None:
     """The host's loop: fork a provider per request until stdin closes (the runner is done or gone)."""
+    die_with_parent(os.getppid(), signal.SIGTERM)  # the runner's process gone (even killed): stop serving
     listener = socket.socket(fileno=listener_fd)
     for name in PRELOAD:
         with contextlib.suppress(Exception):
@@ -166,9 +193,11 @@ def _accept(listener: socket.socket, waiting: dict[int, socket.socket]) -> None:
         for fd in fds:
             os.close(fd)
         return
+    host = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
+            die_with_parent(host)  # the host gone (the run ended or was killed): no provider is left behind
             listener.close()
             for other in waiting.values():
                 other.close()

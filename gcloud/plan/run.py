@@ -21,6 +21,7 @@ from gcloud.engine.events import EventSink, ResourceChange
 from gcloud.engine.runner import JobResult, StackJob, run_stacks
 from gcloud.engine.settings import EngineSettings
 from gcloud.errors import GovcloudError, InputError, Problem, SourceLocation
+from gcloud.live.adopt import Adopted
 from gcloud.model import Fleet, TenantDocument, load_fleet
 from gcloud.policy.check import check_fleet
 from gcloud.policy.finding import FLEET, CheckResult
@@ -181,7 +182,8 @@ def plan(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fal
 
 def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = False, parallel: int = 2,
           on_event: EventSink | None = None, clock: type[dt.datetime] = dt.datetime, actor: str | None = None,
-          ticket: str | None = None, refresh: bool = False, keep_foreign: bool = False) -> RunReport:
+          ticket: str | None = None, refresh: bool = False, keep_foreign: bool = False,
+          action: str = "apply") -> RunReport:
     """Update the changed tenants' stacks concurrently; frozen tenants are refused; successes recorded; every
     tenant applied, failed or held back gets an entry in the audit trail.
 
@@ -212,9 +214,10 @@ def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fa
     succeeded = {s.name: applied_entry(s.doc, now) for s in runnable if outcomes[s.name].status is RunStatus.OK}
     if succeeded:  # a run that applied nothing leaves the state folder untouched
         update_record(settings.state_dir, succeeded)
-    _audit(settings, [_audit_event("apply.refresh" if refresh else "apply", selected, outcomes[selected.name], actor,
-                                   ticket) for selected in targets if outcomes[selected.name].status in _AUDIT_OUTCOME
-                      and (selected.change is not Change.UNCHANGED or outcomes[selected.name].resources)])
+    _audit(settings, [_audit_event(f"{action}.refresh" if refresh else action, selected, outcomes[selected.name],
+                                   actor, ticket) for selected in targets if outcomes[selected.name].status in
+                      _AUDIT_OUTCOME and (selected.change is not Change.UNCHANGED or outcomes[selected.name].resources
+                                          or action != "apply")])
     return _report("apply", prepared, outcomes)
 
 
@@ -246,6 +249,35 @@ def _audited(outcome: TenantOutcome) -> tuple[tuple[str, str, str], ...]:
 def _audit(settings: EngineSettings, events: Sequence[AuditEvent]) -> None:
     if events:
         AuditLog.at(settings.state_dir).append_many(events)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What `import` made findable for the tenant's stack, and the apply that adopted it."""
+
+    adopted: tuple[Adopted, ...]
+    run: RunReport
+
+
+def import_tenant(tenant: str, paths: Sequence[Path], platform: Path, policies: Path, settings: EngineSettings, *,
+                  project: str | None = None, namespaces: Sequence[str] = (), actor: str | None = None,
+                  ticket: str | None = None, on_event: EventSink | None = None) -> ImportReport:
+    """Adopt a project and namespaces made before govcloud into `tenant`'s stack (see gcloud.live.adopt), then
+    apply the tenant: what was live is updated to the file, nothing is recreated, and a second apply is a no-op."""
+    from gcloud.live.adopt import prepare_namespaces, prepare_openstack  # cloud clients: only when importing
+
+    prepared = prepare(paths, platform, policies, settings)
+    selected = next((s for s in prepared.selection if s.name == tenant), None)
+    if selected is None:
+        raise InputError.single(tenant, f"no tenant {tenant!r} among the named tenant files", code="unknown-tenant")
+    if tenant in prepared.blocked:
+        raise InputError.single(selected.doc.label, "a mandatory policy fails: fix the tenant file before importing",
+                                code="policy-blocked")
+    adopted = prepare_openstack(selected.doc, prepared.fleet.platform_data, project) if project else []
+    adopted += prepare_namespaces(selected.doc, namespaces)
+    only = dataclasses.replace(prepared, selection=(selected,), orphans=())
+    report = apply(only, settings, everything=True, on_event=on_event, actor=actor, ticket=ticket, action="import")
+    return ImportReport(tuple(adopted), report)
 
 
 def _report(operation: str, prepared: Prepared, outcomes: dict[str, TenantOutcome]) -> RunReport:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
     from openstack.connection import Connection
 
+API_TIMEOUT = float(os.environ.get("GOVCLOUD_API_TIMEOUT", "60"))
+"""Seconds one API request may take (connect or read) before it fails, and is retried as a dropped connection."""
+
 _LOCK = threading.Lock()
 _OPENSTACK: dict[tuple[str, str], Connection] = {}
 _KUBERNETES: dict[tuple[str, str], ApiClient] = {}
@@ -39,7 +42,7 @@ def openstack_connection(cloud: str) -> Connection:
         from openstack import exceptions
 
         try:
-            conn = openstack.connect(cloud=cloud)
+            conn = openstack.connect(cloud=cloud, api_timeout=API_TIMEOUT)
         except exceptions.ConfigException as err:
             raise EnvironmentProblem(f"OpenStack cloud {cloud!r} is not configured: {err}", _OPENSTACK_HINT) from None
         except Exception as err:  # keystoneauth's MissingRequiredOptions and friends: a config problem too
@@ -71,6 +74,8 @@ def kubernetes_client(context: str) -> ApiClient:
         except (ConfigException, OSError) as err:
             raise EnvironmentProblem(f"Kubernetes context {context!r} cannot be used: {err}",
                                      _KUBERNETES_HINT) from None
+        # no default read timeout in the client: an API server that accepts and never answers would hang the run
+        client.rest_client.pool_manager.connection_pool_kw["timeout"] = API_TIMEOUT
         _KUBERNETES[key] = client
         return client
 

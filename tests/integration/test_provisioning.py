@@ -12,16 +12,11 @@ destroyed so the session's sandbox is left as it was found.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
-import shutil
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -32,14 +27,12 @@ from kubernetes import client as k8s_client
 from kubernetes.utils import parse_quantity
 from openstack import exceptions as openstack_errors
 
-from gcloud.engine.runner import StackJob, run_stacks
-from gcloud.engine.settings import EngineSettings
+from gcloud.audit import AuditLog
 from gcloud.engine.stack import list_stacks
 from gcloud.guardrails import project_grants
-from gcloud.model import Fleet, load_fleet
 from gcloud.plan import run
 from gcloud.plan.record import read_record
-from gcloud.plan.run import PolicyBlocked, RunReport, RunStatus
+from gcloud.plan.run import RunReport, RunStatus
 from gcloud.plan.select import Change
 from gcloud.providers import credentials
 from gcloud.providers.conventions import (
@@ -51,98 +44,20 @@ from gcloud.providers.conventions import (
     openstack_quota_args,
 )
 from gcloud.providers.openstack_network import is_default_egress
+from tests.integration.workspace import REPO, Workspace, workspace_for
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = tuple(sorted(path.stem for path in (REPO / "tenants").glob("*.yaml")))
 OPENSTACK_TYPE = "pulumi-python:dynamic/govcloud-openstack"
 DESTROYED = "gaj"
 """The tenant destroyed half-way: protected (preventDeletion), both clouds, three networks, two groups of rules."""
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """A copy of the example repository layout, with its own engine state and passphrase."""
-
-    root: Path
-    state: Path
-
-    @property
-    def tenants(self) -> Path:
-        return self.root / "tenants"
-
-    def file(self, tenant: str) -> Path:
-        return self.tenants / f"{tenant}.yaml"
-
-    def edit(self, tenant: str, old: str, new: str) -> None:
-        """Replace one exact passage of a tenant file (it must occur once), as a reviewer would see it."""
-        path = self.file(tenant)
-        text = path.read_text(encoding="utf-8")
-        assert text.count(old) == 1, f"{path.name}: {old!r} occurs {text.count(old)} times"
-        path.write_text(text.replace(old, new), encoding="utf-8")
-
-    def fleet(self) -> Fleet:
-        return load_fleet([self.tenants], self.root / "platform.yaml", read_record(self.state).pinned_cidrs())
-
-    def settings(self) -> EngineSettings:
-        return EngineSettings.from_environment(self.root)
-
-    def prepare(self) -> run.Prepared:
-        return run.prepare([self.tenants], self.root / "platform.yaml", self.root / "policies", self.settings())
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`python -m gcloud.cli ARGS` in the workspace: the real entry point, in a process of its own."""
-        return subprocess.run([sys.executable, "-m", "gcloud.cli", *args], cwd=self.root, env=dict(os.environ),
-                              capture_output=True, text=True, timeout=900, check=False)
-
-    def cli_json(self, *args: str) -> tuple[int, dict[str, Any], str]:
-        done = self.cli(*args, "--output", "json")
-        try:
-            document: dict[str, Any] = json.loads(done.stdout)
-        except ValueError:
-            raise AssertionError(f"exit {done.returncode}, no JSON on stdout:\n{done.stdout}\n{done.stderr}") from None
-        return done.returncode, document, done.stderr
-
-    def snapshot(self) -> dict[str, tuple[bool, int, str]]:
-        """Every file and folder of the state dir: kind, mtime, content hash. Any engine call changes it."""
-        if not self.state.exists():
-            return {}
-        return {str(p.relative_to(self.state)): (p.is_dir(), p.stat().st_mtime_ns,
-                                                 hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "")
-                for p in [self.state, *self.state.rglob("*")]}
-
-
 @pytest.fixture(scope="module")
 def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """The workspace, with the sandbox's clouds.yaml/kubeconfig and the engine settings in the environment (for
-    the CLI processes, the engine's workers and the provider processes alike). Destroys what is left at the end."""
-    root = tmp_path_factory.mktemp("provisioning")
-    for folder in ("tenants", "policies"):
-        shutil.copytree(REPO / folder, root / folder)
-    shutil.copy(REPO / "platform.yaml", root / "platform.yaml")
-    passphrase = root / "passphrase"
-    passphrase.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
-    passphrase.chmod(0o600)
-    workspace = Workspace(root, root / "state")
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in sandbox.env.items():
-            patch.setenv(key, value)
-        patch.setenv("PULUMI_CONFIG_PASSPHRASE_FILE", str(passphrase))
-        patch.setenv("GOVCLOUD_STATE_DIR", str(workspace.state))
-        for key in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_URL", "GOVCLOUD_DEBUG"):
-            patch.delenv(key, raising=False)
-        credentials.forget_clients()
-        try:
-            yield workspace
-        finally:
-            left = read_record(workspace.state).tenants
-            if left:
-                results = run_stacks([StackJob(name, "destroy", remove=True) for name in sorted(left)], parallel=4,
-                                     settings=workspace.settings())
-                failures = [f"{r.stack}: {r.error}" for r in results if not r.ok]
-                assert not failures, failures
-            credentials.forget_clients()
+    with workspace_for(sandbox, tmp_path_factory.mktemp("provisioning")) as workspace:
+        yield workspace
 
 
 @pytest.fixture(scope="module")
@@ -390,17 +305,18 @@ def applied_count(report: dict[str, Any], tenant: str) -> int:
     return int(next(t for t in report["tenants"] if t["tenant"] == tenant)["counts"]["create"])
 
 
-def test_a_policy_violation_stops_plan_and_apply_before_any_engine_call(applied: dict[str, Any],
+def test_a_policy_violation_holds_back_its_tenant_before_any_engine_call(applied: dict[str, Any],
                                                                         ws: Workspace) -> None:
-    """czj is an MLPS level-3 tenant without a waiver: a security group open to the internet is refused."""
+    """czj is an MLPS level-3 tenant without a waiver: a security group open to the internet is refused; czj is
+    held back before any engine call, the run exits 1, and the refusal is in the audit trail."""
     original = ws.file("czj").read_text(encoding="utf-8")
     rule = '          - {direction: ingress, protocol: tcp, ports: "443", remoteCidr: 10.0.0.0/8}\n'
     ws.edit("czj", rule, rule + '          - {direction: ingress, protocol: tcp, ports: "80", remoteCidr: 0.0.0.0/0}\n')
-    before = ws.snapshot()
+    before = ws.snapshot(skip=("audit",))
     try:
-        with pytest.raises(PolicyBlocked) as blocked:
-            ws.prepare()
-        blocking = [f for f in blocked.value.check.findings if f.blocking]
+        prepared = ws.prepare()
+        assert prepared.blocked == {"czj"}
+        blocking = [f for f in prepared.policy.findings if f.blocking]
         # GOV-NET-001: nothing from 0.0.0.0/0 at level 3; GOV-NET-003: ingress from private ranges only
         assert sorted((f.policy_id, f.tenant, Path(f.file).name) for f in blocking) == [
             ("GOV-NET-001", "czj", "czj.yaml"), ("GOV-NET-003", "czj", "czj.yaml")]
@@ -410,7 +326,9 @@ def test_a_policy_violation_stops_plan_and_apply_before_any_engine_call(applied:
             assert done.returncode == 1, (command, done.stdout, done.stderr)
             assert "GOV-NET-001" in done.stderr and "tenants/czj.yaml:" in done.stderr, done.stderr
             assert "mandatory policy violation" in done.stderr and "Traceback" not in done.stderr
-        assert ws.snapshot() == before
+        assert ws.snapshot(skip=("audit",)) == before  # no engine ran: the stacks' state is untouched
+        refused = [e for e in AuditLog.at(ws.state).entries(tenant="czj") if e.event.outcome == "refused"]
+        assert refused and refused[-1].event.action == "apply"
     finally:
         ws.file("czj").write_text(original, encoding="utf-8")
 
