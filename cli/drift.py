@@ -60,7 +60,8 @@ def drift(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
                 table.add_row(t.tenant, "[red]error[/red]", "", escape(t.error))
             if t.never_applied:
                 table.add_row(t.tenant, "[dim]not applied[/dim]", "", "no stack yet: nothing to compare")
-        output.stdout.print(table)
+        if table.row_count:
+            output.stdout.print(table)
         drifted = [t.tenant for t in report.tenants if t.drifted]
         output.stdout.print(f"[red]drift[/red] in {len(drifted)} of {len(report.tenants)} tenants: "
                             f"{', '.join(drifted)} (`govcloud apply --refresh` repairs it)" if drifted else
