@@ -1,30 +1,17 @@
 """`govcloud quota request | list | show | approve | reject | withdraw`: a department's quota change, reviewed.
 
 Heavy clients (openstacksdk, kubernetes) are reached only inside `request` / `approve`, through
-gcloud.requests.usage, which imports them in the functions that call a cloud.
+gcloud.requests.usage, which imports them in the functions that call a cloud; the requests library itself (the
+model and the policies it runs) is imported inside each command, so `govcloud --help` does not load it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
-from gcloud.requests import (
-    Effects,
-    QuotaRequest,
-    Role,
-    State,
-    Workspace,
-    approve_request,
-    list_requests,
-    reject_request,
-    request_quota,
-    show_request,
-    withdraw_request,
-)
 
 from . import output
 from .common import DEFAULT_PLATFORM, Format, OutputFormat, PlatformFile
@@ -40,6 +27,20 @@ RequestsDir = Annotated[Path, typer.Option("--requests", help="Folder of request
 RequestId = Annotated[str, typer.Argument(help="A request id, e.g. czj-20260301-1 (govcloud quota list).")]
 
 
+if TYPE_CHECKING:
+    from gcloud.requests import Effects, QuotaRequest, Workspace
+
+
+class RequestState(StrEnum):
+    """The states of gcloud.requests.State, spelled here so `--help` needs no import of the library."""
+
+    open = "open"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    refused = "refused"
+
+
 class ApproverRole(StrEnum):
     ops = "ops"
     security = "security"
@@ -47,11 +48,14 @@ class ApproverRole(StrEnum):
 
 
 def _workspace(tenants: Path, platform: Path, policies: Path, requests: Path) -> Workspace:
+    from gcloud.requests import Workspace
+
     return Workspace(tenants=[tenants], platform=platform, policies=policies, requests=requests)
 
 
 def _effects(with_usage: bool = True) -> Effects:
     from gcloud.audit import AuditLog
+    from gcloud.requests import Effects
     from gcloud.requests.usage import live_usage
 
     return Effects(audit=AuditLog.at(), usage=live_usage if with_usage else None)
@@ -89,7 +93,7 @@ def _render(request: QuotaRequest, output_format: Format) -> None:
         output.emit_json(_document(request))
     else:
         _summary(request)
-    if request.status.state is State.REFUSED:
+    if request.status.state.value == RequestState.refused.value:
         raise typer.Exit(1)
 
 
@@ -110,19 +114,25 @@ def request(tenant: Annotated[str, typer.Argument(help="The tenant id, e.g. czj.
 
     Example: govcloud quota request czj --set compute.cores=128 --reason "年底决算" --requester 李四 --ticket CHG-1
     """
+    from gcloud.requests import request_quota
+
     ws = _workspace(tenants, platform, policies, requests)
     _render(request_quota(ws, _effects(), tenant, set_, reason=reason, requester=requester, ticket=ticket),
             output_format)
 
 
 def list_(tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's requests.")] = None,
-          status: Annotated[State | None, typer.Option("--status", help="Only requests in this state.")] = None,
+          status: Annotated[RequestState | None, typer.Option("--status", help="Only requests in this state.")]
+          = None,
           requests: RequestsDir = Path("requests"), output_format: OutputFormat = Format.table) -> None:
     """List requests, oldest first.
 
     Example: govcloud quota list --status open --output json
     """
-    found = list_requests(Workspace(tenants=[], requests=requests), tenant=tenant, state=status)
+    from gcloud.requests import State, Workspace, list_requests
+
+    found = list_requests(Workspace(tenants=[], requests=requests), tenant=tenant,
+                          state=State(status.value) if status else None)
     if output_format is Format.json:
         output.emit_json([_document(item) for item in found])
         return
@@ -140,6 +150,8 @@ def show(request_id: RequestId, tenants: TenantsDir = Path("tenants"), platform:
 
     Example: govcloud quota show czj-20260301-1
     """
+    from gcloud.requests import show_request
+
     shown = show_request(_workspace(tenants, platform, Path("policies"), requests), request_id)
     if output_format is Format.json:
         output.emit_json({**_document(shown.request), "tier": shown.tier_name,
@@ -164,6 +176,8 @@ def approve(request_id: RequestId, approver: Annotated[str, typer.Option("--appr
 
     Example: govcloud quota approve czj-20260301-1 --approver 刘洋 --role ops
     """
+    from gcloud.requests import Role, approve_request
+
     ws = _workspace(tenants, platform, policies, requests)
     _render(approve_request(ws, _effects(), request_id, approver=approver, role=Role(role.value)), output_format)
 
@@ -175,6 +189,8 @@ def reject(request_id: RequestId, approver: Annotated[str, typer.Option("--appro
 
     Example: govcloud quota reject czj-20260301-1 --approver 孙立 --reason "先清理闲置云主机"
     """
+    from gcloud.requests import Workspace, reject_request
+
     ws = Workspace(tenants=[], requests=requests)
     _render(reject_request(ws, _effects(False), request_id, approver=approver, reason=reason), output_format)
 
@@ -188,6 +204,7 @@ def withdraw(request_id: RequestId,
     Example: govcloud quota withdraw czj-20260301-1
     """
     from gcloud.audit import resolve_actor
+    from gcloud.requests import Workspace, withdraw_request
 
     ws = Workspace(tenants=[], requests=requests)
     _render(withdraw_request(ws, _effects(False), request_id, actor=resolve_actor(actor)), output_format)
