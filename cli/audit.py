@@ -6,26 +6,17 @@ import datetime as dt
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gcloud.audit import AuditLog
-from gcloud.audit.formats import (
-    changes_text,
-    entries_document,
-    key_dict,
-    verification_dict,
-    verification_text,
-)
-from gcloud.audit.paths import LOG_ENV
 from gcloud.localfs import display_path
 
 from . import output
 from .common import Format, OutputFormat
 
 audit_app = typer.Typer(
-    help=f"The audit trail of every change (beside the state; {LOG_ENV} moves it): show, verify, key.",
+    help="The audit trail of every change (beside the state; GOVCLOUD_AUDIT_LOG moves it): show, verify, key.",
     no_args_is_help=True,
 )
 
@@ -33,6 +24,10 @@ audit_app = typer.Typer(
 class KeyFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+if TYPE_CHECKING:
+    from gcloud.audit import AuditLog
 
 
 def _where(log: AuditLog) -> str:
@@ -48,6 +43,9 @@ def show(tenant: Annotated[str | None, typer.Option("--tenant", help="Only this 
 
     Example: govcloud audit show --tenant gov-tax --since 2025-01-01 --output json
     """
+    from gcloud.audit import AuditLog
+    from gcloud.audit.formats import changes_text, entries_document
+
     log = AuditLog.at()
     entries = log.entries(tenant=tenant, since=since)
     if output_format is Format.json:
@@ -73,6 +71,9 @@ def verify(public_key: Annotated[Path | None, typer.Option(
 
     Example: govcloud audit verify --output json
     """
+    from gcloud.audit import AuditLog
+    from gcloud.audit.formats import verification_dict, verification_text
+
     log = AuditLog.at()
     pem = public_key.read_bytes() if public_key else None
     result = log.verify(pem, source=str(public_key)) if pem is not None else log.verify()
@@ -91,6 +92,9 @@ def key(output_format: Annotated[KeyFormat, typer.Option(
 
     Example: govcloud audit key > audit-public.pem
     """
+    from gcloud.audit import AuditLog
+    from gcloud.audit.formats import key_dict
+
     log = AuditLog.at()
     public = log.public_key()
     key_file = display_path(log.key_path)

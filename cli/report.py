@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 
-from gcloud.audit.paths import default_state_dir
-
 from . import output
 from .common import DEFAULT_PLATFORM, Paths, PlatformFile, tenant_paths
 from .policy import DEFAULT_POLICIES, PoliciesDir, Today
@@ -43,6 +41,8 @@ def report(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
     from gcloud.report.sources import Sources
 
     day = today.date() if today else dt.date.today()
+    from gcloud.audit.paths import default_state_dir
+
     sources = Sources(state_dir or default_state_dir(), requests_dir)
     text = render(build_report(tenant_paths(paths), platform, policies, sources, day), page_format.value)
     if str(out) == "-":
