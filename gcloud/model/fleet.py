@@ -129,12 +129,12 @@ def _folder_files(folder: Path) -> list[Path]:
 def tenant_set(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """(named files, the whole set they belong to): a named file brings its folder's other tenant files."""
     named = tenant_files(paths)
-    seen = {path.resolve() for path in named}
+    seen = {path.absolute() for path in named}
     whole = list(named)
     for folder in dict.fromkeys(path.parent for path in named):
         for path in _folder_files(folder):
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
+            if path.absolute() not in seen:
+                seen.add(path.absolute())
                 whole.append(path)
     return named, whole
 
@@ -191,8 +191,9 @@ def _load_fleet(paths: Sequence[Path], platform_path: Path,
     problems += crosscheck.check_parent_quotas(loaded, platform)
     cidrs, cidr_problems = crosscheck.allocate_and_check_cidrs(loaded, platform, pinned)
     problems += cidr_problems
-    named_labels = {display_path(path) for path in named_files}
-    others = {display_path(path) for path in files} - named_labels
+    labels = {path: display_path(path) for path in files}
+    named_labels = {labels[path] for path in named_files}
+    others = set(labels.values()) - named_labels
     mine = sorted({p for p in problems if p.location.file not in others})
     if mine:
         raise InputError(mine)
