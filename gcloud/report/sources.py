@@ -1,8 +1,8 @@
 """Where the report reads what the tenant files do not say: applies, drift, usage, live checks, requests, audit.
 
 Each reader is a plain function held in `Sources`, so a test hands in its own and a later feature replaces one
-without touching collect.py. Readers for facts nobody stores yet (drift results, live usage, stored `verify`
-results) return None, and the page says "not checked yet" / "not known" rather than inventing a value.
+without touching collect.py. Readers for facts nobody stores yet (live usage, stored `verify` results)
+return None, and the page says "not checked yet" / "not known" rather than inventing a value.
 """
 
 from __future__ import annotations
@@ -30,9 +30,18 @@ class LiveCheck:
     detail: str
 
 
-def no_drift_results(state_dir: Path, tenant: str) -> DriftInfo | None:
-    """The last stored drift result of a tenant: none are stored yet (the live-state feature will)."""
-    return None
+def read_drift(state_dir: Path, tenant: str) -> DriftInfo | None:
+    """The last drift result `govcloud drift` kept for a tenant (None: not checked yet)."""
+    from gcloud.state.backend import get_results
+
+    found = get_results("drift", state_dir=state_dir).get(tenant)
+    if not found:
+        return None
+    counts = {kind: len(found.get(kind) or []) for kind in ("changed", "deleted", "foreign", "expired")}
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    if found.get("error"):
+        summary = f"could not be read: {found['error']}"
+    return DriftInfo(str(found.get("checked_at", "")), bool(found.get("drifted")), summary)
 
 
 def no_usage(state_dir: Path, tenant: str) -> Usage | None:
@@ -83,7 +92,7 @@ class Sources:
     state_dir: Path
     requests_dir: Path
     applied: Callable[[Path], AppliedRecord] = read_record
-    drift: Callable[[Path, str], DriftInfo | None] = no_drift_results
+    drift: Callable[[Path, str], DriftInfo | None] = read_drift
     usage: Callable[[Path, str], Usage | None] = no_usage
     live_checks: Callable[[Path], tuple[LiveCheck, ...] | None] = no_live_checks
     requests: Callable[[Path], tuple[RequestRow, ...] | None] = read_requests
