@@ -8,7 +8,7 @@ import cel
 import pytest
 
 from gcloud.policy.celexpr import ExpressionError, compile_expression, compile_template, render_value
-from gcloud.policy.celsyntax import bind, shape, tokens
+from gcloud.policy.celsyntax import bind, literal_iterations, shape, tokens
 from gcloud.policy.evaluate import make_context
 from gcloud.policy.functions import (
     FUNCTION_NAMES,
@@ -161,3 +161,14 @@ def test_functions() -> None:
     assert days_between("2026-01-01", "2026-03-01") == 59
     assert unique(["Li@x.gov.cn", "wang@x.gov.cn"]) and not unique(["Li@x.gov.cn", "li@X.gov.cn"])
     assert email_in_domains("a@czj.hz.GOV.cn", ["gov.cn"]) and not email_in_domains("a@notgov.cn", ["gov.cn"])
+
+
+@pytest.mark.parametrize(("source", "steps"), [
+    ("[1, 2, 3].all(x, [4, 5].exists(y, x < y))", 6),            # a nest multiplies
+    ("[1, 2, 3].all(x, true) && [1, 2].all(y, true)", 3),        # siblings do not
+    ("tenant.spec.access.all(g, [1, 2].exists(x, x > 0))", 2),   # data is bounded elsewhere
+    ("tenant.spec.access[0].all(x, true)", 0),                   # an index, not a literal list
+    ("[].all(x, true)", 0),
+])
+def test_literal_iterations_counts_the_steps_of_the_costliest_nest(source: str, steps: int) -> None:
+    assert literal_iterations(tokens(source)) == steps

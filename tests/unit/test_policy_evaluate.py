@@ -64,6 +64,19 @@ def test_a_tenant_never_sees_the_previous_tenants_values(tmp_path: Path) -> None
     assert run(policies, without, with_router) == [("T-A-001", "bb", Status.ERROR)]
 
 
+def test_tenants_of_one_shape_share_a_context_yet_each_sees_only_its_own_values(tmp_path: Path) -> None:
+    policies = policies_from(tmp_path, policy("T-A-001", "tenant.spec.openstack.router.snat == false",
+                                              message="{tenant.metadata.name}"))
+    subjects = [subject("aa", {"openstack": {"router": {"snat": False}}}), subject("bb", {"openstack": None}),
+                subject("cc", {"openstack": {"router": {"snat": True}}}), subject("dd", {"openstack": None}),
+                subject("ee", {"openstack": {"router": {"snat": False}}})]
+    checker = Checker(policies, PLATFORM, dt.date(2026, 1, 1))
+    result = checker.check(subjects, lambda field: SourceLocation("platform.yaml", 9, 3))
+    assert [(f.tenant, f.status, f.message.split(":")[0]) for f in sorted(result.findings, key=lambda f: f.tenant)] \
+        == [("bb", Status.ERROR, "rule could not be evaluated"), ("cc", Status.FAIL, "cc"),
+            ("dd", Status.ERROR, "rule could not be evaluated")]
+
+
 def test_errors_fail_closed_with_a_readable_message(tmp_path: Path) -> None:
     policies = policies_from(tmp_path, policy("T-A-001", "tenant.spec.nothing == 1"),
                              policy("T-B-001", "tenant.metadata.name"),
