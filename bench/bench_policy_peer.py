@@ -28,13 +28,14 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -155,14 +156,17 @@ def shared_policies_dir(root: Path) -> Path:
 Pairs = frozenset[tuple[str, str]]
 
 
-def median_of(run: Callable[[], tuple[float, Any]]) -> tuple[float, Any]:
-    """The median seconds of REPEAT runs, and the last run's result."""
-    seconds: list[float] = []
-    result: Any = None
-    for _ in range(REPEAT):
-        elapsed, result = run()
-        seconds.append(elapsed)
-    return statistics.median(seconds), result
+def child_cpu() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_process(command: list[str], cwd: Path | None = None) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall and CPU seconds of one child process, and what it printed."""
+    cpu, start = child_cpu(), time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
+    return time.perf_counter() - start, child_cpu() - cpu, out
 
 
 def govcloud_evaluation(fleet: Fleet, policies: PolicySet) -> tuple[float, float, Pairs]:
@@ -181,21 +185,22 @@ def govcloud_evaluation(fleet: Fleet, policies: PolicySet) -> tuple[float, float
                                                                         for f in result.findings)
 
 
-def govcloud_process(root: Path, policies: Path) -> tuple[float, Pairs]:
-    """`govcloud policy check --output json`, whole process: median wall seconds and the pairs it reports."""
+def govcloud_process(root: Path, policies: Path) -> tuple[float, float, Pairs]:
+    """`govcloud policy check --output json`, whole process: median wall and CPU seconds, the pairs it reports."""
     command = [str(Path(sys.executable).parent / "govcloud"), "policy", "check", str(root / "tenants"),
                "--platform", str(root / "platform.yaml"), "--policies", str(policies),
                "--today", TODAY.isoformat(), "--output", "json"]
 
-    def once() -> tuple[float, Pairs]:
-        start = time.perf_counter()
-        out = subprocess.run(command, capture_output=True, text=True, check=False, cwd=root)
-        elapsed = time.perf_counter() - start
+    walls, cpus = [], []
+    pairs: Pairs = frozenset()
+    for _ in range(REPEAT):
+        wall, cpu, out = timed_process(command, root)
         if out.returncode not in (0, 1):
             raise SystemExit(f"govcloud policy check exited {out.returncode}:\n{out.stderr[-2000:]}")
-        return elapsed, frozenset((f["tenant"], f["policy"]) for f in findings_of(json.loads(out.stdout)))
-
-    return median_of(once)
+        walls.append(wall)
+        cpus.append(cpu)
+        pairs = frozenset((f["tenant"], f["policy"]) for f in findings_of(json.loads(out.stdout)))
+    return statistics.median(walls), statistics.median(cpus), pairs
 
 
 def findings_of(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -203,19 +208,22 @@ def findings_of(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
     return (item for item in document["findings"] if item["status"] in ("fail", "waived", "error"))
 
 
-def opa_eval(opa: Path, arguments: list[str]) -> tuple[float, float, Pairs]:
-    """`opa eval` of the violations: median whole-process seconds, median query-evaluation seconds, pairs."""
+def opa_eval(opa: Path, arguments: list[str]) -> tuple[float, float, float, Pairs]:
+    """`opa eval` of the violations: median whole-process wall and CPU seconds, median query-evaluation seconds
+    (OPA's own timer, wall clock; it includes turning the input into Rego values), and the pairs it finds."""
     command = [str(opa), "eval", "--format", "json", "--metrics", "-d", str(REGO), *arguments, QUERY]
-    walls, evals = [], []
+    walls, cpus, evals = [], [], []
     pairs: Pairs = frozenset()
     for _ in range(REPEAT):
-        start = time.perf_counter()
-        out = subprocess.run(command, capture_output=True, text=True, check=True)
-        walls.append(time.perf_counter() - start)
+        wall, cpu, out = timed_process(command)
+        if out.returncode != 0:
+            raise SystemExit(f"opa eval exited {out.returncode}:\n{out.stderr[-2000:]}")
+        walls.append(wall)
+        cpus.append(cpu)
         document = json.loads(out.stdout)
         evals.append(document["metrics"]["timer_rego_query_eval_ns"] / 1e9)
         pairs = frozenset((name, rule) for name, rule in document["result"][0]["expressions"][0]["value"])
-    return statistics.median(walls), statistics.median(evals), pairs
+    return statistics.median(walls), statistics.median(cpus), statistics.median(evals), pairs
 
 
 def figure(name: str, n: int, govcloud: float, opa: float, **extra: Any) -> None:
@@ -245,10 +253,10 @@ def run(n: int, opa: Path) -> None:
 
         eval_wall, eval_cpu, mine = govcloud_evaluation(fleet, shared)
         all_wall, all_cpu, _ = govcloud_evaluation(fleet, everything)
-        opa_wall, opa_eval_s, theirs = opa_eval(opa, ["-i", str(effective)])
-        raw_wall, raw_eval_s, raw_pairs = opa_eval(opa, ["-d", str(layout)])
-        process, process_pairs = govcloud_process(root, policies_dir)
-        process_all, _ = govcloud_process(root, REPO / "policies")
+        opa_wall, opa_cpu, opa_eval_s, theirs = opa_eval(opa, ["-i", str(effective)])
+        raw_wall, raw_cpu, raw_eval_s, raw_pairs = opa_eval(opa, ["-d", str(layout)])
+        process, process_cpu, process_pairs = govcloud_process(root, policies_dir)
+        process_all, process_all_cpu, _ = govcloud_process(root, REPO / "policies")
 
     assert mine == theirs == raw_pairs == process_pairs, (
         f"govcloud and OPA disagree: only govcloud {sorted(mine - theirs)[:5]}, only OPA {sorted(theirs - mine)[:5]}, "
@@ -259,9 +267,16 @@ def run(n: int, opa: Path) -> None:
            per_rule_tenant_us=round(eval_wall / (n * len(SHARED)) * 1e6, 2),
            all_policies_seconds=round(all_wall, 3), all_policies_cpu_seconds=round(all_cpu, 3), **common)
     figure("evaluation-raw", n, eval_wall, raw_eval_s, **common)
-    figure("process", n, process, opa_wall, **common)
-    figure("process-raw", n, process, raw_wall, **common)
-    figure("process-all", n, process_all, raw_wall, policies=len(everything), **common)
+    figure("process", n, process, opa_wall, **cpu(process_cpu, opa_cpu), **common)
+    figure("process-raw", n, process, raw_wall, **cpu(process_cpu, raw_cpu), **common)
+    figure("process-all", n, process_all, raw_wall, **cpu(process_all_cpu, raw_cpu), policies=len(everything),
+           **common)
+
+
+def cpu(govcloud: float, opa: float) -> dict[str, float]:
+    """CPU seconds beside the wall figures: steadier on a shared machine (OPA's Go runtime uses both cores)."""
+    return {"govcloud_cpu_seconds": round(govcloud, 3), "opa_cpu_seconds": round(opa, 3),
+            "cpu_ratio": round(govcloud / opa, 2)}
 
 
 def main(sizes: list[int]) -> None:
