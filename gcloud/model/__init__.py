@@ -5,10 +5,10 @@ Imports no engine, cloud client or CLI library.
 
 from .fleet import Fleet, TenantDocument, load_fleet, load_platform, parse_field_path, tenant_files
 from .platform import Platform
-from .tenant import Tenant, Waiver
+from .tenant import Tenant, WaiverEntry
 from .yamlsrc import YamlDocument, load_yaml
 
 __all__ = [
-    "Fleet", "Platform", "Tenant", "TenantDocument", "Waiver", "YamlDocument", "load_fleet", "load_platform",
+    "Fleet", "Platform", "Tenant", "TenantDocument", "WaiverEntry", "YamlDocument", "load_fleet", "load_platform",
     "load_yaml", "parse_field_path", "tenant_files",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictFloat, StrictInt
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from .base import DnsLabel, Flag, KubeQuota, Model, NonEmpty, PrivateNetwork
 from .quota import QuotaDict, QuotaSet, quota_dict
@@ -83,6 +83,51 @@ class Approvals(Model):
     approvers: Approvers = Field(default_factory=Approvers)
 
 
+class WaiverApprover(Model):
+    """A security officer (`name`) or a security office (`group`, with its `members`) who may sign a waiver.
+
+    A waiver's `approvedBy` is accepted when it is a listed name, a listed group, or a member of one.
+    """
+
+    name: NonEmpty | None = None
+    group: NonEmpty | None = None
+    members: list[NonEmpty] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WaiverApprover:
+        if (self.name is None) == (self.group is None):
+            raise ValueError("an approver is either a person (name) or a security office (group, members)")
+        if self.name is not None and self.members:
+            raise ValueError("members belong to a group, not to a named person")
+        return self
+
+
+Days = Annotated[int, Field(strict=True, ge=0, le=3660)]
+
+
+class WaiverMaxDays(Model):
+    """The longest a waiver may run (from the day of the check to its `expires`), by the waived policy's severity."""
+
+    critical: Days = 30
+    high: Days = 90
+    medium: Days = 180
+    low: Days = 180
+
+
+class WaiverRules(Model):
+    """Who may approve waivers (spec.exceptions) and for how long. No approvers listed: no waiver is valid."""
+
+    approvers: list[WaiverApprover] = Field(default_factory=list)
+    max_days: WaiverMaxDays = Field(default_factory=WaiverMaxDays)
+
+    @property
+    def approver_names(self) -> frozenset[str]:
+        """Every name an `approvedBy` may carry: the people, the offices and their members."""
+        names = {entry.name or "" for entry in self.approvers} | {entry.group or "" for entry in self.approvers}
+        names |= {member for entry in self.approvers for member in entry.members}
+        return frozenset(names - {""})
+
+
 class PlatformSpec(Model):
     mlps_level: Annotated[int, Field(strict=True, ge=1, le=4)]
     openstack: OpenStackPlatform = Field(default_factory=OpenStackPlatform)
@@ -92,9 +137,12 @@ class PlatformSpec(Model):
     roles: dict[str, RoleMapping] = Field(default_factory=dict)
     allowed_registries: list[NonEmpty] = Field(default_factory=list)
     admin_networks: list[PrivateNetwork] = Field(default_factory=list)
+    gateway_networks: list[PrivateNetwork] = Field(default_factory=list)
+    """The platform's reviewed gateways (reverse proxies, WAF) that publish tenants' services to others."""
     official_email_domains: list[NonEmpty] = Field(default_factory=list)
     cloud_admin_roles: list[NonEmpty] = Field(default_factory=lambda: ["admin"])
     approvals: Approvals = Field(default_factory=Approvals)
+    waivers: WaiverRules = Field(default_factory=WaiverRules)
 
 
 class Platform(Model):

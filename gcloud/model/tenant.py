@@ -142,7 +142,7 @@ class Lifecycle(Model):
     frozen: Flag = False
 
 
-class Waiver(Model):
+class WaiverEntry(Model):
     """A security-approved exception to one policy; void after it expires."""
 
     policy: NonEmpty
@@ -161,7 +161,7 @@ class TenantSpec(Model):
     kubernetes: KubernetesSpec | None = None
     interconnects: list[Interconnect] = Field(default_factory=list)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
-    exceptions: list[Waiver] = Field(default_factory=list)
+    exceptions: list[WaiverEntry] = Field(default_factory=list)
 
 
 class Tenant(Model):

@@ -19,6 +19,7 @@ from .evaluate import EVALUATION_BUDGET_SECONDS, Checker, Locator, Subject
 from .finding import FLEET, CheckResult
 from .loader import load_policies
 from .policy import PolicySet
+from .waiver_control import control_waivers
 
 
 def subject(doc: TenantDocument) -> Subject:
@@ -57,6 +58,7 @@ def check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date,
     subjects = [dataclasses.replace(subject(doc), data=views[doc.name]) if doc.name in views else subject(doc)
                 for doc in fleet.tenants]
     result = checker.check(subjects, platform_locator(fleet.platform_path))
+    result = control_waivers(result, subjects, fleet.platform_data, today)
     if views:
         result = dataclasses.replace(result, findings=tuple(
             dataclasses.replace(f, message=f"[live] {f.message}") if f.tenant in views else f

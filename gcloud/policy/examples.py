@@ -20,12 +20,14 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from gcloud.errors import SourceLocation
-from gcloud.model.effective import effective_spec
+from gcloud.model.effective import effective_spec, inbound_interconnects
 from gcloud.model.platform import Platform
 from gcloud.model.tenant import Tenant
 from gcloud.model.yamlsrc import load_yaml
 
+from . import waiver_control
 from .celsyntax import bind
+from .clauses import citation_problems
 from .evaluate import evaluate, make_context
 from .policy import Policy, PolicySet
 from .schema import Example
@@ -33,7 +35,8 @@ from .usage import fleet_usage
 
 EXAMPLE_TODAY = dt.date(2026, 1, 1)
 _HERE = Path(__file__).parent
-Kind = Literal["pass", "fail"]
+Kind = Literal["pass", "fail", "cite"]
+"""`cite`: a reference to a GB/T 22239-2019 clause that the clause table (clauses.yaml) does not bear out."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,12 @@ def materialize(example: Example) -> tuple[list[dict[str, Any]], dict[str, Any],
     """The effective tenants, the platform data and the date an example is evaluated with."""
     platform = _validated(Platform, merge(reference("platform"), example.platform), "platform")
     snippets = example.tenants if example.tenants is not None else [example.tenant]
-    tenants = []
-    for snippet in snippets:
-        tenant = _validated(Tenant, merge(reference("tenant"), snippet), "tenant")
-        tenants.append(effective_spec(tenant, platform, {}))
+    today = example.today or EXAMPLE_TODAY
+    models = [_validated(Tenant, merge(reference("tenant"), snippet), "tenant") for snippet in snippets]
+    inbound = inbound_interconnects(models)  # as the fleet loader does: both ends of a flow see it
+    tenants = [effective_spec(tenant, platform, {}, inbound.get(tenant.metadata.name), today) for tenant in models]
     platform_data: dict[str, Any] = platform.model_dump(by_alias=True, mode="json")
-    return tenants, platform_data, example.today or EXAMPLE_TODAY
+    return tenants, platform_data, today
 
 
 def run_example(policy: Policy, example: Example, kind: Kind, index: int) -> ExampleResult:
@@ -129,11 +132,38 @@ def run_example(policy: Policy, example: Example, kind: Kind, index: int) -> Exa
 
 
 def run_examples(policies: PolicySet | Sequence[Policy]) -> list[ExampleResult]:
-    """Every example of every policy, in policy order."""
+    """Every example of every policy, in policy order, then each citation the clause table refuses."""
     results: list[ExampleResult] = []
     for policy in policies:
         kinds: tuple[tuple[Kind, list[Example]], ...] = (("pass", policy.spec.examples.pass_),
                                                           ("fail", policy.spec.examples.fail))
         for kind, examples in kinds:
             results += [run_example(policy, example, kind, index) for index, example in enumerate(examples)]
+    return results + builtin_results() + citation_results(policies)
+
+
+def builtin_results() -> list[ExampleResult]:
+    """The built-in waiver rules' examples (waiver_control.py): a fail example must have that rule's flaw."""
+    results: list[ExampleResult] = []
+    here = SourceLocation(str(Path(waiver_control.__file__).name))
+    for rule in waiver_control.BUILTIN_RULES:
+        for kind, examples in (("pass", rule.passes), ("fail", rule.fails)):
+            for index, example in enumerate(examples):
+                tenants, platform, today = materialize(example)
+                _, flaws = waiver_control.waiver_flaws(tenants[0], waiver_control.EXAMPLE_POLICIES, platform, today)
+                mine = [flaw.message for flaw in flaws if flaw.rule == rule.id]
+                ok = bool(mine) == (kind == "fail")
+                detail = mine[0] if mine else "no flaw" if kind == "fail" else "passed"
+                results.append(ExampleResult(rule.id, kind, index, ok, detail, here))  # type: ignore[arg-type]
+    return results
+
+
+def citation_results(policies: PolicySet | Sequence[Policy]) -> list[ExampleResult]:
+    """A failed result per reference the clause table refuses (none when every citation holds)."""
+    by_id = {policy.id: policy for policy in policies}
+    results: list[ExampleResult] = []
+    for index, problem in enumerate(citation_problems(by_id.values())):
+        detail = f"{problem.reference}: {problem.message}" if problem.reference else problem.message
+        results.append(ExampleResult(problem.policy_id, "cite", index, False, detail,
+                                     by_id[problem.policy_id].source))
     return results

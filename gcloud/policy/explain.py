@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from .clauses import describe
 from .examples import EXAMPLE_TODAY
 from .policy import Policy
 from .schema import Example
@@ -42,6 +43,8 @@ def explain(policy: Policy) -> str:
     fields = [
         ("Severity", spec.severity),
         ("Enforcement", ENFORCEMENT_TEXT[spec.enforcement]),
+        ("Waivable", "yes, by a waiver (spec.exceptions) a listed approver signs, within the severity's maximum"
+                     if spec.waivable else "no: no waiver covers it (a waiver naming it is void and a finding)"),
         ("Applies to", policy.scope_text()),
         ("Points at", f"{spec.field} ({'platform.yaml' if policy.fleet else 'the tenant file'})"),
         ("Defined in", str(policy.source)),
@@ -49,7 +52,8 @@ def explain(policy: Policy) -> str:
     width = max(len(name) for name, _ in fields)
     out = [f"{spec.id}: {spec.title}", "", *(f"{name.ljust(width)}  {value}" for name, value in fields), ""]
     out += ["Why", _wrap(spec.rationale), ""]
-    out += ["References (MLPS 2.0)", *(f"{INDENT}- {reference}" for reference in spec.references), ""]
+    out += ["References (MLPS 2.0; [clause title; levels it applies at] from the shipped clause table)",
+            *(f"{INDENT}- {describe(reference)}" for reference in spec.references), ""]
     variables = "tenants, usage, platform, today" if policy.fleet else "tenant, platform, today"
     out += [f"Rule (CEL over {variables}; true means compliant)", _block(spec.rule), ""]
     out += ["Message on a finding", _wrap(spec.message), ""]

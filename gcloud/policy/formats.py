@@ -99,7 +99,7 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
     spec = policy.spec
     return {
         "id": spec.id, "title": spec.title, "severity": spec.severity, "enforcement": spec.enforcement,
-        "scope": policy.scope_text(), "fleet": policy.fleet,
+        "waivable": spec.waivable, "scope": policy.scope_text(), "fleet": policy.fleet,
         "appliesTo": spec.applies_to.model_dump(by_alias=True), "field": spec.field, "rule": spec.rule,
         "message": spec.message, "rationale": spec.rationale, "references": list(spec.references),
         "examples": spec.examples.model_dump(by_alias=True, exclude_defaults=True, mode="json"),

@@ -44,6 +44,28 @@ def cidr_is_private(text: str) -> bool:
     return network is not None and any(network.subnet_of(block) for block in RFC1918)
 
 
+def cidr_overlaps(first: str, second: str) -> bool:
+    """`cidrOverlaps("0.0.0.0/1", "10.16.0.0/12")`: the two ranges share at least one address.
+
+    An unparsable range overlaps everything (the unsafe reading), so a rule never passes on a value it cannot read.
+    """
+    one, other = _network(first), _network(second)
+    return one is None or other is None or one.overlaps(other)
+
+
+def cidr_overlaps_any(cidr: str, others: Sequence[str]) -> bool:
+    """`cidrOverlapsAny(r.remoteCidr, platform.spec.adminNetworks)`: the range shares an address with one of them."""
+    return any(cidr_overlaps(cidr, other) for other in others)
+
+
+def cidr_is_public(text: str) -> bool:
+    """`cidrIsPublic(r.remoteCidr)`: the range holds at least one address outside RFC 1918 (public ingress).
+
+    Sets, not strings: 0.0.0.0/0, 0.0.0.0/1 + 128.0.0.0/1, 10.0.0.0/7 and 203.0.113.0/24 are all public.
+    """
+    return not cidr_is_private(text)
+
+
 @lru_cache(maxsize=1024)
 def _port_range(ports: str | None) -> tuple[int, int]:
     """("20-30") -> (20, 30); null or anything unparsable counts as every port (the unsafe reading)."""
@@ -113,6 +135,9 @@ def email_in_domains(email: Any, domains: Sequence[str]) -> bool:
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "cidrOverlaps": cidr_overlaps,
+    "cidrOverlapsAny": cidr_overlaps_any,
+    "cidrIsPublic": cidr_is_public,
     "cidrContains": cidr_contains,
     "cidrIsPrivate": cidr_is_private,
     "portsInclude": ports_include,

@@ -64,8 +64,8 @@ def to_junit(result: CheckResult) -> str:
     by_case: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     waiver_findings: list[Finding] = []
     for finding in result.findings:
-        if finding.status is Status.EXPIRED_WAIVER or (finding.status is Status.ERROR and
-                                                       finding.field.startswith("spec.exceptions")):
+        if finding.status is Status.EXPIRED_WAIVER or (finding.status in (Status.ERROR, Status.FAIL) and
+                                                       finding.field.startswith("spec.exceptions[")):
             waiver_findings.append(finding)
         else:
             by_case[(finding.policy_id, finding.tenant)].append(finding)

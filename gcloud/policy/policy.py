@@ -40,6 +40,10 @@ class Policy:
         return self.spec.enforcement
 
     @property
+    def waivable(self) -> bool:
+        return self.spec.waivable
+
+    @property
     def bindings(self) -> frozenset[Binding]:
         """Variables the rule and message read, so a context carries (and converts) only what is used."""
         return self.rule.bindings | self.message.bindings

@@ -8,6 +8,7 @@ policies:
     title: No ingress from anywhere (0.0.0.0/0) at level 3 and above
     severity: critical            # critical | high | medium | low
     enforcement: mandatory        # mandatory (fails the check) | advisory (reported only)
+    waivable: false               # optional, default true: false = no waiver (spec.exceptions) covers it
     appliesTo: {mlpsLevels: [3, 4], labels: {environment: prod}}   # optional; default every tenant
     field: spec.openstack.securityGroups    # where findings point (tenant file; platform.yaml for fleet rules)
     rule: tenant.spec.openstack == null || ...            # CEL, true = compliant
@@ -88,6 +89,8 @@ class PolicySpec(Model):
     title: Text
     severity: Severity
     enforcement: Enforcement
+    waivable: Annotated[bool, Field(strict=True)] = True
+    """False for the rules whose breach no accepted risk can justify (a waiver of one is void and a finding)."""
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
     field: Annotated[str, Field(strict=True), AfterValidator(_field_path)] = "metadata.name"
     rule: Text

@@ -9,6 +9,7 @@ usage.openstack["gov-east"]["cores"]      # sum of effective quota compute.cores
 usage.kubernetes["gov-k8s"]["requests.cpu"]  # per tenant its tenant-wide quota, else its namespaces' sum
 ```
 Every value is a double; an unlimited (-1) quota counts as infinity, so no capacity can hold it.
+`usage.flows` holds the flows between tenants (flows.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .flows import fleet_flows
 from .functions import quantity
 
-Usage = dict[str, dict[str, dict[str, float]]]
+Usage = dict[str, Any]
 
 
 def fleet_usage(platform: Mapping[str, Any], tenants: Iterable[Mapping[str, Any]]) -> Usage:
@@ -29,13 +31,14 @@ def fleet_usage(platform: Mapping[str, Any], tenants: Iterable[Mapping[str, Any]
                  for cloud in (spec.get("openstack") or {}).get("clouds") or []}
     kubernetes = {cluster["name"]: dict.fromkeys(cluster.get("capacity") or {}, 0.0)
                   for cluster in (spec.get("kubernetes") or {}).get("clusters") or []}
+    tenants = list(tenants)
     for tenant in tenants:
         tenant_spec = tenant.get("spec") or {}
         if tenant_spec.get("openstack"):
             _add_openstack(openstack, tenant_spec["openstack"])
         if tenant_spec.get("kubernetes"):
             _add_kubernetes(kubernetes, tenant_spec["kubernetes"])
-    return {"openstack": openstack, "kubernetes": kubernetes}
+    return {"openstack": openstack, "kubernetes": kubernetes, "flows": fleet_flows(tenants)}
 
 
 def _add_openstack(totals: dict[str, dict[str, float]], openstack: Mapping[str, Any]) -> None:

@@ -23,7 +23,7 @@ from gcloud.policy.policy import PolicySet
 from gcloud.policy.usage import fleet_usage
 
 from .keys import QuotaKey, compare
-from .model import Change, QuotaValue, Usage
+from .model import QuotaChange, QuotaValue, Usage
 
 UsageReader = Callable[[TenantDocument, list[QuotaKey], Platform], Usage]
 """(tenant as loaded, keys asked, platform) -> live usage of those keys; clients live behind it, at the edge."""
@@ -54,7 +54,7 @@ def new_policy_failures(before: Fleet, after: Fleet, policies: PolicySet, today:
                    if f.blocking and (f.policy_id, f.tenant) not in old})
 
 
-def capacity_problems(after: Fleet, tenant: str, keys: list[QuotaKey], changes: list[Change]) -> list[str]:
+def capacity_problems(after: Fleet, tenant: str, keys: list[QuotaKey], changes: list[QuotaChange]) -> list[str]:
     """An increased key whose fleet total goes over the cloud's capacity x overcommit (or the cluster's)."""
     usage = fleet_usage(after.platform_data, [doc.effective for doc in after.tenants])
     spec = after.get(tenant).tenant.spec
@@ -95,7 +95,7 @@ def _kube_share(kube: KubernetesSpec | None, key: str) -> Decimal:
     return sum((parse_quantity(str(value)) for value in values), Decimal(0))
 
 
-def parent_needs(after: Fleet, tenant: str, keys: list[QuotaKey]) -> list[Change]:
+def parent_needs(after: Fleet, tenant: str, keys: list[QuotaKey]) -> list[QuotaChange]:
     """For a sub-unit: each changed key its parent grants too little of, with the total the parent would need."""
     child = after.get(tenant).tenant
     parent_name = child.metadata.parent
@@ -103,7 +103,7 @@ def parent_needs(after: Fleet, tenant: str, keys: list[QuotaKey]) -> list[Change
         return []
     parent = after.get(parent_name).tenant
     siblings = [doc.tenant for doc in after.tenants if doc.tenant.metadata.parent == parent_name]
-    needs: list[Change] = []
+    needs: list[QuotaChange] = []
     for key in keys:
         if not key.kubernetes:
             granted = effective_quota(parent, after.platform).get(key.service, {}).get(key.leaf)
@@ -112,17 +112,17 @@ def parent_needs(after: Fleet, tenant: str, keys: list[QuotaKey]) -> list[Change
             total = sum(effective_quota(kid, after.platform).get(key.service, {}).get(key.leaf, 0)
                         for kid in siblings)
             if total > granted:
-                needs.append(Change(key=key.key, current=granted, requested=total))
+                needs.append(QuotaChange(key=key.key, current=granted, requested=total))
         elif parent.spec.kubernetes is not None and key.leaf in parent.spec.kubernetes.quota:
             limit = parent.spec.kubernetes.quota[key.leaf]
             wanted = sum((_kube_share(kid.spec.kubernetes, key.leaf) for kid in siblings), Decimal(0))
             if limit != "-1" and wanted > parse_quantity(limit):
                 shown: QuotaValue = format_quantity(wanted) if wanted.is_finite() else "-1"
-                needs.append(Change(key=f"kubernetes.quota.{key.leaf}", current=limit, requested=shown))
+                needs.append(QuotaChange(key=f"kubernetes.quota.{key.leaf}", current=limit, requested=shown))
     return needs
 
 
-def below_usage(keys: list[QuotaKey], changes: list[Change], usage: Usage) -> list[str]:
+def below_usage(keys: list[QuotaKey], changes: list[QuotaChange], usage: Usage) -> list[str]:
     """A key asked lower than what the tenant uses now (Adjutant: no quota below current usage)."""
     problems = []
     for key, change in zip(keys, changes, strict=True):

@@ -25,7 +25,7 @@ from gcloud.model.quantity import parse_quantity
 from gcloud.model.quota import QuotaSet
 from gcloud.model.yamlsrc import PathKey, load_yaml
 
-from .model import Change, QuotaValue
+from .model import QuotaChange, QuotaValue
 
 OPTION = "--set"
 
@@ -185,9 +185,10 @@ def compare(current: QuotaValue | None, requested: QuotaValue) -> int:
     return (after > before) - (after < before)
 
 
-def changes(doc: TenantDocument, values: list[tuple[QuotaKey, QuotaValue]]) -> list[tuple[QuotaKey, Change]]:
+def changes(doc: TenantDocument, values: list[tuple[QuotaKey, QuotaValue]]) -> list[tuple[QuotaKey, QuotaChange]]:
     """What the request asks, beside what holds now; keys asked at their current value are dropped (all: refused)."""
-    result = [(key, Change(key=key.key, current=current_value(key, doc), requested=value)) for key, value in values]
+    result = [(key, QuotaChange(key=key.key, current=current_value(key, doc), requested=value))
+              for key, value in values]
     kept = [(key, change) for key, change in result if compare(change.current, change.requested) != 0]
     if not kept:
         raise _bad(f"{', '.join(key.key for key, _ in result)}: already at the value asked", code="no-change")

@@ -52,7 +52,7 @@ class Kind(StrEnum):
     REVIEW = "review"
 
 
-class Change(Model):
+class QuotaChange(Model):
     """One quota key: its value now (effective, tier included; None when unset) and the value asked."""
 
     key: NonEmpty
@@ -90,7 +90,7 @@ class RequestSpec(Model):
     requester: NonEmpty
     reason: NonEmpty
     ticket: NonEmpty | None = None
-    changes: list[Change]
+    changes: list[QuotaChange]
 
 
 class RequestStatus(Model):
@@ -101,7 +101,7 @@ class RequestStatus(Model):
     required: list[Role] = Field(default_factory=list)
     approvals: list[Approval] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
-    parent_needs: list[Change] = Field(default_factory=list)
+    parent_needs: list[QuotaChange] = Field(default_factory=list)
     """For a sub-unit: the increase of the parent's allocation that would make the request fit."""
     problems: list[str] = Field(default_factory=list)
     """Why a refused request was refused."""

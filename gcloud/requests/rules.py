@@ -20,7 +20,7 @@ from gcloud.model import Platform, Tenant
 from gcloud.model.quota import QuotaDict
 
 from .keys import compare
-from .model import Change, Kind, QuotaRequest, Role, State
+from .model import Kind, QuotaChange, QuotaRequest, Role, State
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _flat(quota: QuotaDict) -> dict[tuple[str, str], int]:
     return {(service, key): value for service, values in quota.items() for key, value in values.items()}
 
 
-def tier_steps(tenant: Tenant, platform: Platform, current: QuotaDict, changes: Iterable[Change]) -> int | None:
+def tier_steps(tenant: Tenant, platform: Platform, current: QuotaDict, changes: Iterable[QuotaChange]) -> int | None:
     """Tier steps up the OpenStack changes take the tenant: from where it stands (its tier, or higher when its
     values of the asked keys already sit in a higher tier) to the smallest tier that holds the values asked.
     None when no tier holds them."""
@@ -64,7 +64,7 @@ def tier_steps(tenant: Tenant, platform: Platform, current: QuotaDict, changes: 
     return max(0, target - base)
 
 
-def classify(tenant: Tenant, platform: Platform, current: QuotaDict, changes: list[Change],
+def approval_route(tenant: Tenant, platform: Platform, current: QuotaDict, changes: list[QuotaChange],
              history: Iterable[QuotaRequest], now: dt.datetime) -> Classification:
     """The request's kind and the approvals it needs."""
     rules = platform.spec.approvals

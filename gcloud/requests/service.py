@@ -23,8 +23,8 @@ from .edit import edit_tenant_text
 from .keys import QuotaKey, changed_tenant, changes, current_value, parse_assignments, parse_key
 from .model import (
     Approval,
-    Change,
     Decision,
+    QuotaChange,
     QuotaRequest,
     RequestMetadata,
     RequestSpec,
@@ -93,12 +93,12 @@ class _Judgement:
 
     after: Fleet
     problems: list[str]
-    parent_needs: list[Change]
+    parent_needs: list[QuotaChange]
     usage: Usage
 
 
 def _judge(ws: Workspace, effects: Effects, fleet: Fleet, doc: TenantDocument,
-           asked: list[tuple[QuotaKey, Change]], today: dt.date) -> _Judgement:
+           asked: list[tuple[QuotaKey, QuotaChange]], today: dt.date) -> _Judgement:
     keys = [key for key, _ in asked]
     items = [change for _, change in asked]
     tenant = changed_tenant(doc, [(key, change.requested) for key, change in asked])
@@ -138,7 +138,7 @@ def request_quota(ws: Workspace, effects: Effects, tenant: str, assignments: lis
     now = effects.clock()
     judged = _judge(ws, effects, fleet, doc, asked, now.date())
     items = [change for _, change in asked]
-    verdict = rules.classify(doc.tenant, fleet.platform, effective_quota(doc.tenant, fleet.platform), items,
+    verdict = rules.approval_route(doc.tenant, fleet.platform, effective_quota(doc.tenant, fleet.platform), items,
                              history, now)
     status = RequestStatus(state=State.REFUSED if judged.problems else State.OPEN, kind=verdict.kind,
                            required=list(verdict.required), usage=judged.usage, parent_needs=judged.parent_needs,
@@ -163,7 +163,7 @@ def _approve(ws: Workspace, effects: Effects, request: QuotaRequest, by: list[st
              automatic: bool) -> QuotaRequest:
     """Re-check against the files as they are now, write the tenant file, record the decision."""
     fleet, doc = _load(ws, request.tenant)
-    asked: list[tuple[QuotaKey, Change]] = []
+    asked: list[tuple[QuotaKey, QuotaChange]] = []
     for change in request.spec.changes:
         key = parse_key(change.key, doc.tenant)
         now_value = current_value(key, doc)

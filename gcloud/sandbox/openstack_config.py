@@ -75,6 +75,13 @@ class ApiService:
     """(service type, service name, path appended to the base URL) registered in Keystone."""
     user: str | None = None
     """The service user Keystone knows it by (none for Keystone itself)."""
+    warm_up: str = ""
+    """`module:function` the shim calls once in each worker before it serves. Neutron and Cinder build their policy
+    enforcer on the first request that checks a policy, and publish it before its default rules are registered:
+    a second request thread meanwhile checks against the file's overrides alone, where `update_quota` and the
+    rules the overrides name (`admin_only`, `sg_owner`) do not exist, so the admin's first calls of a parallel
+    apply got 403 `rule:update_quota is disallowed by policy` (oslo.policy logged "Policies [...] reference a rule
+    that is not defined" at the same moment). Built single-threaded before serving, the enforcer is whole."""
 
     @property
     def base_url(self) -> str:
@@ -161,7 +168,7 @@ class OpenStackLayout:
                 "neutron", "neutron", p.neutron, "neutron.wsgi.api",
                 {"OS_NEUTRON_CONFIG_DIR": str(self.etc("neutron")),
                  "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini"},
-                catalog=(("network", "neutron", ""),), user="neutron",
+                catalog=(("network", "neutron", ""),), user="neutron", warm_up="neutron.policy:init",
             ),
             ApiService(
                 "nova-api", "nova", p.nova, "nova.wsgi.osapi_compute", {"OS_NOVA_CONFIG_DIR": str(self.etc("nova"))},
@@ -171,6 +178,7 @@ class OpenStackLayout:
                 "cinder-api", "cinder", p.cinder, "cinder.wsgi.api", {},
                 argv=("--config-file", str(self.conf("cinder"))),
                 catalog=(("block-storage", "cinder", "/v3"), ("volumev3", "cinderv3", "/v3")), user="cinder",
+                warm_up="cinder.policy:init",
             ),
             ApiService(
                 "placement", "placement", p.placement, "placement.wsgi.api",
@@ -229,6 +237,7 @@ class OpenStackLayout:
         return {
             "GOVCLOUD_WSGI_MODULE": api.wsgi_module,
             "GOVCLOUD_WSGI_ARGV": json.dumps(list(api.argv)),
+            "GOVCLOUD_WSGI_WARM_UP": api.warm_up,
             **api.config_env,
         }
 

@@ -310,7 +310,8 @@ def test_a_policy_violation_holds_back_its_tenant_before_any_engine_call(applied
     """czj is an MLPS level-3 tenant without a waiver: a security group open to the internet is refused; czj is
     held back before any engine call, the run exits 1, and the refusal is in the audit trail."""
     original = ws.file("czj").read_text(encoding="utf-8")
-    rule = '          - {direction: ingress, protocol: tcp, ports: "443", remoteCidr: 10.0.0.0/8}\n'
+    rule = ('          - {direction: ingress, protocol: tcp, ports: "443", remoteCidr: 10.1.0.0/16}'
+            "   # the platform's gateways\n")
     ws.edit("czj", rule, rule + '          - {direction: ingress, protocol: tcp, ports: "80", remoteCidr: 0.0.0.0/0}\n')
     before = ws.snapshot(skip=("audit",))
     try:

@@ -46,6 +46,8 @@ OFFSET = int(os.environ.get("GOVCLOUD_TEST_PORT_OFFSET", "4000"))
 EXAMPLES = sorted(path.stem for path in (REPO / "tenants").glob("*.yaml"))
 WAITING = "tests.integration.test_shared_state:waiting_program"
 BOUND_S = 120.0
+PREVIEWED: dict[str, list[tuple[str, str]]] = {}
+"""The fleet's `plan --all` as the original backend gave it (the restore test compares the restored one)."""
 
 
 def waiting_program(flag: str) -> ProgramFn:
@@ -263,6 +265,7 @@ def test_two_runs_never_hold_one_stack_and_a_killed_runners_lock_is_cleared(
 def test_doctor_reports_the_backend_and_the_lock(make_folder: Callable[..., Folder], postgres: PostgresServer) -> None:
     folder = make_folder("doctor")
     code, document, err = folder.run("doctor", "--output", "json")
+    assert document is not None, (code, err)
     checks = {check["name"]: check for check in document["checks"]}
     assert checks["shared state"]["status"] == "ok", checks["shared state"]
     assert f"127.0.0.1:{postgres.port}" in checks["shared state"]["detail"]
@@ -271,6 +274,7 @@ def test_doctor_reports_the_backend_and_the_lock(make_folder: Callable[..., Fold
 
     down = make_folder("doctor-down", {"PULUMI_BACKEND_URL": "postgres://govcloud@127.0.0.1:1/none?sslmode=disable"})
     code, document, err = down.run("doctor", "--output", "json")
+    assert document is not None, (code, err)
     checks = {check["name"]: check for check in document["checks"]}
     assert code != 0
     assert checks["shared state"]["status"] == "missing" and "does not answer" in checks["shared state"]["detail"]
@@ -288,8 +292,11 @@ def fleet(sandbox: Any, make_folder: Callable[..., Folder], postgres: PostgresSe
     finally:
         first = folders[0]
         left = sorted(read_record(first.state, backend_url=first.env["PULUMI_BACKEND_URL"]).tenants)
-        results = run_stacks([StackJob(name, "destroy", remove=True) for name in left], parallel=3,
-                             settings=first.settings())
+        with pytest.MonkeyPatch.context() as patch:  # the workers and providers reach the clouds from this env
+            for key, value in sandbox.env.items():
+                patch.setenv(key, value)
+            results = run_stacks([StackJob(name, "destroy", remove=True) for name in left], parallel=3,
+                                 settings=first.settings())
         update_record(first.state, {r.stack: None for r in results if r.ok},
                       backend_url=first.env["PULUMI_BACKEND_URL"])
         assert [r.stack for r in results if not r.ok] == []
@@ -324,21 +331,31 @@ def test_three_shards_at_once_do_what_one_run_does(fleet: list[Folder]) -> None:
     assert [sorted(a) for a in applied] == [sorted(names) for _, _, names in shards]
     print(f"3 shards applied {len(EXAMPLES)} tenants in {took:.1f}s")
 
-    # a fourth machine, which applied nothing, sees the whole fleet applied: the record and every stack
+    # a machine sees the whole fleet applied: the record (nothing changed since) and every stack
     observer = fleet[0]
     code, planned, err = observer.run("plan", "--output", "json")
     assert code == 0, err
     assert {t["tenant"]: t["change"] for t in planned["tenants"]} == dict.fromkeys(EXAMPLES, "unchanged")
+    # it ran shard 1 only: the other shards' tenants it knows from the shared backend alone
     code, previewed, err = observer.run("plan", "--all", "--output", "json")
     assert code == 0, err
-    assert {t["tenant"]: t["resources"] for t in previewed["tenants"]} == {name: [] for name in EXAMPLES}
+    seen = {t["tenant"]: sorted((r["op"], r["name"]) for r in t["resources"]) for t in previewed["tenants"]}
+    assert set(seen) == set(EXAMPLES)
+    assert not [(n, op) for n, ops in seen.items() for op, _ in ops if op in ("create", "delete", "replace")]
+    PREVIEWED.update(seen)
+    # and it sees each stack exactly as the machine that applied it does
+    for folder, files, names in shards[1:]:
+        code, own, err = folder.run("plan", "--all", *files, "--output", "json")
+        assert code == 0, err
+        assert {t["tenant"]: sorted((r["op"], r["name"]) for r in t["resources"]) for t in own["tenants"]} == {
+            name: seen[name] for name in names}
     # one trail: every shard's applies in it, and it verifies
     code, entries, err = fleet[2].run("audit", "show", "--output", "json")
     assert code == 0, err
     audited = {e["target"]["id"] for e in entries["entries"] if e["action"] == "apply"}
     assert audited >= set(EXAMPLES)
-    code, _, err = fleet[1].run("audit", "verify")
-    assert code == 0, err
+    code, verdict, err = fleet[1].run("audit", "verify", "--output", "json")
+    assert code == 0 and verdict["ok"], err
 
 
 def test_backup_then_restore_into_an_empty_backend_has_nothing_to_do(fleet: list[Folder], postgres: PostgresServer,
@@ -365,14 +382,16 @@ def test_backup_then_restore_into_an_empty_backend_has_nothing_to_do(fleet: list
 
     code, planned, err = target.run("plan", "--all", "--output", "json")
     assert code == 0, err
-    assert {t["tenant"]: (t["change"], t["resources"]) for t in planned["tenants"]} == {
-        name: ("unchanged", []) for name in EXAMPLES}
+    assert {t["tenant"]: t["change"] for t in planned["tenants"]} == dict.fromkeys(EXAMPLES, "unchanged")
+    assert {t["tenant"]: sorted((r["op"], r["name"]) for r in t["resources"]) for t in planned["tenants"]} == {
+        name: PREVIEWED[name] for name in EXAMPLES}  # the very state the original backend holds
     code, applied, err = target.run("apply", "--yes", "--output", "json")
     assert code == 0, err
     assert "no tenant to apply" in err
     assert {t["status"] for t in applied["tenants"]} == {"unchanged"}
-    code, _, err = target.run("audit", "verify")
-    assert code == 0, err
+    code, verdict, err = target.run("audit", "verify", "--output", "json")
+    assert code == 0 and verdict["ok"], err
+    assert verdict["entries"] == report["auditLines"] - verdict["checkpoints"]
     # the copy holds the same clouds' resources as the original: drop it without touching them (the fixture's
     # teardown destroys them through the original)
     with _admin(postgres) as conn:

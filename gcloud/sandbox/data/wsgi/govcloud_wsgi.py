@@ -10,6 +10,10 @@ It also makes SQLite transactions wait for each other instead of failing. oslo.d
 with "database is locked" (a stale WAL snapshot never waits for the busy timeout), and the API answers 500.
 Under a parallel apply Neutron did so hundreds of times a minute. `BEGIN IMMEDIATE` takes the write lock up
 front, so a transaction waits (up to the busy timeout) for the one before it.
+
+GOVCLOUD_WSGI_WARM_UP (`module:function`, optional) is called once after the app is built, before the worker
+serves: Neutron's and Cinder's policy enforcers, built lazily by the first request, are not thread-safe to build
+(see ApiService.warm_up in gcloud/sandbox/openstack_config.py).
 """
 
 import importlib
@@ -48,3 +52,7 @@ def _immediate_sqlite_transactions() -> None:
 _immediate_sqlite_transactions()
 sys.argv = [sys.argv[0], *json.loads(os.environ.get("GOVCLOUD_WSGI_ARGV", "[]"))]
 application = importlib.import_module(os.environ["GOVCLOUD_WSGI_MODULE"]).application
+_WARM_UP = os.environ.get("GOVCLOUD_WSGI_WARM_UP", "")
+if _WARM_UP:
+    _module, _function = _WARM_UP.split(":", 1)
+    getattr(importlib.import_module(_module), _function)()
