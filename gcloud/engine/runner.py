@@ -350,11 +350,3 @@ def _stop(running: dict[int, _Running]) -> None:
     for item in running.values():
         with contextlib.suppress(Exception):
             item.process.join(2)
-
-
-def raise_first(results: Sequence[JobResult]) -> None:
-    """Raise the first job error (for callers that want all-or-nothing)."""
-    for item in results:
-        if item.error is not None:
-            raise item.error
-

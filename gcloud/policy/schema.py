@@ -31,7 +31,6 @@ from gcloud.model.base import Labels, Model, NonEmpty
 
 Severity = Literal["critical", "high", "medium", "low"]
 Enforcement = Literal["mandatory", "advisory"]
-SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 POLICY_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-[0-9]{3}$")
 FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*(\[[0-9]+\])?(\.[A-Za-z_][A-Za-z0-9_.-]*(\[[0-9]+\])?)*$")

@@ -115,7 +115,7 @@ def test_secret_config_never_appears_in_plain_text(settings: EngineSettings, fil
     lines: list[StackEvent] = []
     stack = TenantStack("dept-s", files_program(str(files), {"x": "data"}, secret_key="apiToken"), settings,
                         on_event=lines.append)
-    stack.set_secret("apiToken", SECRET)
+    stack.apply_config({}, {"apiToken": SECRET})
     result = stack.up()
     assert result.outputs["token"] == MASK
     assert stack.outputs()["token"] == MASK
