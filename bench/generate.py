@@ -5,6 +5,7 @@ Usage: python -m bench.generate OUT_DIR N
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -119,6 +120,33 @@ def tenant_text(index: int) -> str:
     return TENANT.format(name=f"t{index:05d}", index=index, org=org_code(index),
                          level=3 if index % 3 == 0 else 2, tier="medium" if index % 2 else "small",
                          cores=32 + index % 4 * 8, a=block // 256, b=block % 256, b1=block % 256 + 1)
+
+
+DUTIES = ("    - {{group: {name}-admins, role: admin, duty: system}}\n"
+          "    - {{group: {name}-security, role: admin, duty: security}}\n"
+          "    - {{group: {name}-auditors, role: reader, duty: audit}}\n")
+"""The three administrative duties in three groups, as GOV-IAM-007 asks from level 2."""
+
+
+def with_duties(text: str, name: str) -> str:
+    """A tenant file (text) whose access gives the three duties to three groups; its other groups are kept."""
+    head, _, rest = text.partition("  access:\n")
+    lines = rest.splitlines(keepends=True)
+    n = 0
+    while n < len(lines) and lines[n].startswith("    - "):
+        n += 1
+    kept = [line for line in lines[:n] if f"{name}-admins," not in line and f"{name}-auditors," not in line]
+    return head + "  access:\n" + DUTIES.format(name=name) + "".join(kept) + "".join(lines[n:])
+
+
+def fleet_tenant_text(index: int) -> str:
+    """`tenant_text` that a fleet of its kind passes as today's policies stand: the three duties in three groups
+    (GOV-IAM-007), storage and claims quotas in every namespace (GOV-QUOTA-005), and the web ingress from the
+    tenant's own two /24s instead of 10.0.0.0/8 (no cross-tenant flow without an interconnect, GOV-NET-014)."""
+    block = 2 * index + 256
+    text = tenant_text(index).replace("remoteCidr: 10.0.0.0/8", f"remoteCidr: 10.{block // 256}.{block % 256}.0/23")
+    text = re.sub(r'(pods: "[0-9]+")}', r'\1, requests.storage: 100Gi, persistentvolumeclaims: "10"}', text)
+    return with_duties(text, f"t{index:05d}")
 
 
 def generate_fleet(out_dir: Path, n: int) -> None:

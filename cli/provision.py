@@ -125,11 +125,14 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
           policies: PoliciesDir = Path("policies"), everything: Everything = False, parallel: Parallel = 2,
           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
           refresh: Refresh = False, keep_foreign: KeepForeign = False, verbose: Verbose = False, actor: Actor = None,
-          ticket: Ticket = None, output_format: OutputFormat = Format.table) -> None:
+          ticket: Ticket = None, emergency: Annotated[bool, typer.Option(
+              "--emergency", help="Apply inside a platform freeze window (needs --ticket; audited).")] = False,
+          output_format: OutputFormat = Format.table) -> None:
     """Provision the changed tenants: several at once, live progress, a summary table at the end.
 
     One tenant's failure never stops the others; exit 1 if any failed, or if a frozen tenant's changes were
-    held back (frozen tenants are never applied).
+    held back (frozen tenants are never applied; inside a platform freeze window nothing is, unless
+    --emergency --ticket T).
 
     Example: govcloud apply tenants/ --parallel 4 --yes
     """
@@ -146,7 +149,8 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
         typer.confirm(f"Apply {len(pending)} tenant(s): {', '.join(pending)}?", abort=True)
     with FleetProgress("apply", len(pending), verbose=verbose) as progress:
         report = run.apply(prepared, settings, everything=everything, parallel=parallel, on_event=progress,
-                           actor=actor, ticket=ticket, refresh=refresh, keep_foreign=keep_foreign)
+                           actor=actor, ticket=ticket, refresh=refresh, keep_foreign=keep_foreign,
+                           emergency=emergency)
     _render(report, output_format)
     if report.failed or report.held_back:
         raise typer.Exit(1)
@@ -156,17 +160,21 @@ def destroy(tenant: Annotated[str, typer.Argument(help="The tenant id whose stac
             confirm: Annotated[str, typer.Option("--confirm", help="Repeat the tenant id to confirm.")],
             paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
             verbose: Verbose = False, actor: Actor = None, ticket: Ticket = None,
+            purge: Annotated[bool, typer.Option("--purge", help=(
+                "First delete what the department made itself (servers, volumes, snapshots, backups, images, "
+                "ports, floating IPs; workloads and claims in its namespaces), each deletion audited."))] = False,
             output_format: OutputFormat = Format.table) -> None:
-    """Delete every resource of one tenant and remove its stack (refused while preventDeletion is true).
+    """Delete every resource of one tenant and remove its stack (refused while preventDeletion is true, and
+    while the department's own servers, volumes or workloads remain, unless --purge).
 
-    Example: govcloud destroy jyj --confirm jyj
+    Example: govcloud destroy jyj --confirm jyj --purge
     """
     from gcloud.plan import run
 
     settings = _settings()
     with FleetProgress("destroy", 1, verbose=verbose) as progress:
         report = run.destroy(tenant, confirm, tenant_paths(paths), platform, settings, on_event=progress,
-                             actor=actor, ticket=ticket)
+                             actor=actor, ticket=ticket, purge=purge)
     _render(report, output_format)
     if report.failed:
         raise typer.Exit(1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
@@ -128,6 +130,26 @@ class WaiverRules(Model):
         return frozenset(names - {""})
 
 
+class FreezeWindow(Model):
+    """Days (inclusive, in `timezone`) on which apply changes nothing but emergencies (`--emergency --ticket`)."""
+
+    start: dt.date
+    end: dt.date
+    reason: NonEmpty
+    timezone: NonEmpty = "Asia/Shanghai"
+    """Where the dates are days: a window of 1 October starts at midnight there, not in UTC."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezeWindow:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {self.timezone!r} (an IANA name, e.g. Asia/Shanghai)") from None
+        return self
+
+
 class PlatformSpec(Model):
     mlps_level: Annotated[int, Field(strict=True, ge=1, le=4)]
     openstack: OpenStackPlatform = Field(default_factory=OpenStackPlatform)
@@ -143,6 +165,7 @@ class PlatformSpec(Model):
     cloud_admin_roles: list[NonEmpty] = Field(default_factory=lambda: ["admin"])
     approvals: Approvals = Field(default_factory=Approvals)
     waivers: WaiverRules = Field(default_factory=WaiverRules)
+    freeze_windows: list[FreezeWindow] = Field(default_factory=list)
 
 
 class Platform(Model):

@@ -36,6 +36,7 @@ def _ports(value: str | int) -> str:
 
 Email = Annotated[str, Field(strict=True), AfterValidator(_email)]
 Ports = Annotated[str | int, AfterValidator(_ports)]
+Duty = Literal["system", "security", "audit"]
 
 
 class Metadata(Model):
@@ -72,6 +73,9 @@ class AccessGrant(Model):
 
     group: DnsLabel
     role: NonEmpty
+    duty: Duty | None = None
+    """Which of the three administrative duties (三权分立) the group carries, if any; kept apart by policy
+    (GOV-IAM-007) and checked live by `verify` (no person in two duty groups)."""
 
 
 class Network(Model):

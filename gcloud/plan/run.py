@@ -22,12 +22,14 @@ from gcloud.engine.runner import JobResult, StackJob, run_stacks
 from gcloud.engine.settings import EngineSettings
 from gcloud.errors import GovcloudError, InputError, Problem, SourceLocation
 from gcloud.live.adopt import Adopted
+from gcloud.live.residue import clear_residue
 from gcloud.model import Fleet, TenantDocument, load_fleet
 from gcloud.policy.check import check_fleet
 from gcloud.policy.finding import FLEET, CheckResult
 from gcloud.policy.loader import load_policies
 from gcloud.providers.base import KEEP_FOREIGN_ENV
 
+from . import freeze
 from .record import read_record, update_record
 from .select import Change, Selected, applied_entry, changes_since, orphans
 
@@ -183,9 +185,12 @@ def plan(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fal
 def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = False, parallel: int = 2,
           on_event: EventSink | None = None, clock: type[dt.datetime] = dt.datetime, actor: str | None = None,
           ticket: str | None = None, refresh: bool = False, keep_foreign: bool = False,
-          action: str = "apply") -> RunReport:
+          action: str = "apply", emergency: bool = False) -> RunReport:
     """Update the changed tenants' stacks concurrently; frozen tenants are refused; successes recorded; every
     tenant applied, failed or held back gets an entry in the audit trail.
+
+    Inside a platform freeze window (platform.yaml `freezeWindows`) every change is refused, unless `emergency`
+    with a `ticket` (audited as `apply.emergency`).
 
     `refresh` reads every resource back first, so what was changed, deleted or added by hand is repaired;
     `keep_foreign` leaves what others added to govcloud's containers (and reports it).
@@ -203,12 +208,17 @@ def apply(prepared: Prepared, settings: EngineSettings, *, everything: bool = Fa
     targets = prepared.targets(everything)
     runnable = prepared.to_apply(everything)
     frozen = {s.name for s in prepared.to_preview(everything)} - {s.name for s in runnable}
+    window = freeze.decide(prepared.fleet.platform.spec.freeze_windows, clock.now(dt.UTC), emergency=emergency,
+                           ticket=ticket)
+    windowed, runnable = (runnable, []) if window.frozen else ([], runnable)
+    action = f"{action}.emergency" if window.window is not None and window.emergency else action
     results = run_stacks([_job(s.doc, prepared.fleet, "up", refresh) for s in runnable], parallel=parallel,
                          on_event=on_event, settings=settings)
     outcomes = {s.name: _outcome(s, r) for s, r in zip(runnable, results, strict=True)}
     for selected in targets:
         if selected.name in frozen:
             outcomes[selected.name] = _unchanged(selected, RunStatus.FROZEN, "lifecycle.frozen is true: not applied")
+    outcomes.update({s.name: _unchanged(s, RunStatus.FROZEN, window.reason) for s in windowed})
     outcomes.update(_held_back(prepared, targets))
     now = clock.now(dt.UTC).isoformat(timespec="seconds")
     succeeded = {s.name: applied_entry(s.doc, now) for s in runnable if outcomes[s.name].status is RunStatus.OK}
@@ -286,8 +296,10 @@ def _report(operation: str, prepared: Prepared, outcomes: dict[str, TenantOutcom
 
 
 def destroy(tenant: str, confirm: str, paths: Sequence[Path], platform: Path, settings: EngineSettings,
-            on_event: EventSink | None = None, actor: str | None = None, ticket: str | None = None) -> RunReport:
-    """Destroy one tenant's stack and remove it; refused while the tenant file says preventDeletion."""
+            on_event: EventSink | None = None, actor: str | None = None, ticket: str | None = None,
+            purge: bool = False) -> RunReport:
+    """Destroy one tenant's stack and remove it; refused while the tenant file says preventDeletion, or while
+    the department's own servers, volumes, workloads... remain (deleted first with `purge`)."""
     if confirm != tenant:
         raise InputError.single("--confirm", f"must repeat the tenant id {tenant!r} exactly", code="confirm")
     record = read_record(settings.state_dir)
@@ -300,6 +312,8 @@ def destroy(tenant: str, confirm: str, paths: Sequence[Path], platform: Path, se
             raise InputError([Problem(doc.locate("spec.lifecycle.preventDeletion"), "spec.lifecycle.preventDeletion",
                                       "is true: destroy refused", "prevent-deletion",
                                       "set it to false in the tenant file (a reviewed change), then destroy")])
+        clear_residue(doc.effective, fleet.platform_data, settings, purge=purge, actor=resolve_actor(actor),
+                      ticket=ticket)
     except KeyError:
         if tenant not in record.tenants:
             raise InputError.single(tenant, f"no tenant file and no applied stack named {tenant!r}",

@@ -7,6 +7,7 @@ project by id. Creates adopt what an interrupted earlier run (or a create whose 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
@@ -78,26 +79,43 @@ _IDS: dict[tuple[int, str, str], str] = {}
 tenant asks for the same few many times (one lookup per group, per role assignment)."""
 
 
+_IDS_LOCK = threading.Lock()
+"""The engine creates a tenant's project and groups at once (threads of one provider process): without the lock
+each missed the cache and looked the domain up again."""
+
+
 def _cached_id(conn: Connection, kind: str, name: str, lookup: Callable[[], Any]) -> str | None:
     key = (id(conn), kind, name)
-    if key not in _IDS:
-        thing = found(f"find Keystone {kind} {name}", lookup)
-        if thing is None:
-            return None
-        _IDS[key] = str(thing.id)
-    return _IDS[key]
+    with _IDS_LOCK:
+        if key not in _IDS:
+            thing = found(f"find Keystone {kind} {name}", lookup)
+            if thing is None:
+                return None
+            _IDS[key] = str(thing.id)
+        return _IDS[key]
+
+
+def _name_first(listing: Callable[[], Iterable[Any]], by_id: Callable[[], Any]) -> Callable[[], Any]:
+    """A lookup by name in one call, by id only when no object has that name. The SDK's `find_*` asks by id
+    first, so a name (as platform.yaml writes them) cost a 404 and then the listing: two round trips per fork."""
+    def lookup() -> Any:
+        thing = next(iter(listing()), None)
+        return thing if thing is not None else by_id()
+    return lookup
 
 
 def domain_id(conn: Connection, domain: str) -> str:
     """Keystone domain id from its name or id (`Default` resolves to `default`)."""
-    found_id = _cached_id(conn, "domain", domain, lambda: identity(conn).find_domain(domain, ignore_missing=False))
+    found_id = _cached_id(conn, "domain", domain, _name_first(lambda: identity(conn).domains(name=domain),
+                                                              lambda: identity(conn).get_domain(domain)))
     if found_id is None:
         raise ProviderError(f"Keystone domain {domain!r} does not exist (platform.yaml spec.openstack.domain)")
     return found_id
 
 
 def role_id(conn: Connection, role: str) -> str:
-    found_id = _cached_id(conn, "role", role, lambda: identity(conn).find_role(role, ignore_missing=False))
+    found_id = _cached_id(conn, "role", role, _name_first(lambda: identity(conn).roles(name=role),
+                                                          lambda: identity(conn).get_role(role)))
     if found_id is None:
         raise ProviderError(f"Keystone role {role!r} does not exist (platform.yaml spec.roles maps to it)")
     return found_id

@@ -144,6 +144,8 @@ class ToxiproxyServer:
     def start(self) -> Toxiproxy:
         """Start the server and wait (bounded) until its API answers; refused when the port is taken."""
         with socket.socket() as probe:  # else a server left from another run would answer for this one
+            # as the server binds: a closed predecessor's connections in TIME_WAIT do not hold the port, a listener does
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((LOOPBACK, self.port))
             except OSError as err:

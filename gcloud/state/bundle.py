@@ -40,7 +40,7 @@ from gcloud.engine.settings import EngineSettings
 from gcloud.errors import InputError
 from gcloud.plan.record import record_document, record_from_document
 
-from .backend import open_store, redact
+from .backend import is_postgres, open_store, redact
 
 FORMAT = "govcloud-state-backup"
 VERSION = 1
@@ -62,11 +62,18 @@ class BundleReport:
     backend: str
 
 
+POSTGRES_SAFE_ENV = {"PULUMI_DIY_BACKEND_PARALLEL": "1"}
+"""Pulumi 3.259's PostgreSQL bucket deadlocks listing many stacks: each of the (default 10) listing workers holds
+a pooled connection for its rows while asking for another per key, and the pool has 2 x GOMAXPROCS connections
+(4 on 2 cores): measured, `pulumi stack ls` over 9 stacks hung with 4 idle sessions. One worker needs two."""
+
+
 def _engine(settings: EngineSettings, *args: str, stack: str = "", operation: str = "") -> str:
     """One `pulumi` command in the state's project folder, with govcloud's engine environment."""
+    extra = POSTGRES_SAFE_ENV if is_postgres(settings.backend_url) else {}
     done = subprocess.run([str(settings.toolchain.pulumi), *args, "--non-interactive"], cwd=settings.work_dir,
-                          env={**os.environ, **settings.env()}, capture_output=True, text=True, check=False,
-                          timeout=600)
+                          env={**os.environ, **settings.env(), **extra}, capture_output=True, text=True,
+                          check=False, timeout=600)
     if done.returncode != 0:
         raise classify_failure(done.stdout, done.stderr, stack=stack, operation=operation)
     return done.stdout

@@ -23,12 +23,14 @@ from gcloud.providers.conventions import MANAGED_TAG, grants, keystone_domain, t
 from gcloud.providers.openstack import domain_id, found, identity
 from gcloud.providers.retry import ProviderError, with_retry
 
-from .results import IsolationCheck, judge_assignments, judge_networks, judge_projects
+from .results import DutyGroup, IsolationCheck, judge_assignments, judge_duty_separation, judge_networks, judge_projects
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
 
 CHECKS = ("keystone-foreign-assignments", "keystone-token-projects", "neutron-token-networks")
+DUTY_CHECK = "keystone-duty-separation"
+"""Run only for a tenant whose access entries carry a duty (spec.access[].duty)."""
 
 VERIFIER_PREFIX = "govcloud-verify-"
 STALE_VERIFIER_S = 3600
@@ -137,8 +139,33 @@ def _group_ids(conn: Connection, dom_id: str, names: list[str]) -> list[str]:
     return ids
 
 
-def _failed(tenant: str, detail: str) -> list[IsolationCheck]:
-    return [IsolationCheck(tenant, check, False, detail) for check in CHECKS]
+def duty_groups(effective: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(duty, group name) of every access entry that carries a duty, in file order."""
+    return [(str(entry["duty"]), str(entry["group"])) for entry in effective["spec"].get("access") or []
+            if entry.get("duty")]
+
+
+def _listed_users(conn: Connection, group_id: str) -> list[Any]:
+    return list(identity(conn).group_users(group_id))
+
+
+def _duty_members(conn: Connection, dom_id: str, duties: list[tuple[str, str]]) -> list[DutyGroup]:
+    """Who is in each duty group, as the admin sees it; govcloud's own verifier users left out (a concurrent
+    check's verifier sits in every group of the tenant for a moment)."""
+    ident = identity(conn)
+    result = []
+    for duty, name in duties:
+        group = found(f"find group {name}", partial(ident.find_group, name, domain_id=dom_id, ignore_missing=False))
+        if group is None:
+            continue
+        users = with_retry(f"list users of group {name}", partial(_listed_users, conn, str(group.id)))
+        result.append(DutyGroup(duty, name, {str(u.id): str(u.name) for u in users
+                                             if not str(u.name).startswith(VERIFIER_PREFIX)}))
+    return result
+
+
+def _failed(tenant: str, detail: str, duties: bool = False) -> list[IsolationCheck]:
+    return [IsolationCheck(tenant, check, False, detail) for check in (*CHECKS, *((DUTY_CHECK,) if duties else ()))]
 
 
 def verify_openstack(effective: Mapping[str, Any], platform: Mapping[str, Any], conn: Connection, *,
@@ -148,16 +175,19 @@ def verify_openstack(effective: Mapping[str, Any], platform: Mapping[str, Any], 
     tenant = str(effective["metadata"]["name"])
     access = grants(effective, platform, "keystone")
     domain = keystone_domain(platform)
+    duties = duty_groups(effective)
     try:
         dom_id = domain_id(conn, domain)
         ident = identity(conn)
         project = found(f"find project {tenant}", lambda: ident.find_project(
             tenant, domain_id=dom_id, ignore_missing=False))
         if project is None:
-            return _failed(tenant, f"project {tenant} not found in domain {domain}")
+            return _failed(tenant, f"project {tenant} not found in domain {domain}", bool(duties))
         project_id = str(project.id)
         group_ids = _group_ids(conn, dom_id, [grant.group for grant in access])
         results = [judge_assignments(tenant, _assignments(conn, project_id), group_ids, group_owners)]
+        if duties:  # before this run's verifier joins every group
+            results.append(judge_duty_separation(tenant, _duty_members(conn, dom_id, duties)))
         tenant_projects = {str(p.id): owner for p in with_retry("list govcloud projects", lambda: list(
             ident.projects(tags=MANAGED_TAG))) if (owner := tenant_of_tags(p.tags))}
         fallback = next((grant.role for grant in access), None)
@@ -171,4 +201,4 @@ def verify_openstack(effective: Mapping[str, Any], platform: Mapping[str, Any], 
             results.append(judge_networks(tenant, project_id, networks, tenant_projects))
         return results
     except ProviderError as err:
-        return _failed(tenant, str(err))
+        return _failed(tenant, str(err), bool(duties))

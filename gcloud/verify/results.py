@@ -130,3 +130,33 @@ def judge_default_deny(tenant: str, policies: Mapping[str, Sequence[Mapping[str,
     if missing:
         return IsolationCheck(tenant, check, False, f"no default-deny policy in: {_listed(missing)}")
     return IsolationCheck(tenant, check, True, f"default deny in {len(policies)} namespace(s)")
+
+
+@dataclass(frozen=True)
+class DutyGroup:
+    """One group carrying an administrative duty, and the people (Keystone user id -> name) in it."""
+
+    duty: str
+    group: str
+    members: Mapping[str, str]
+
+
+def judge_duty_separation(tenant: str, groups: Sequence[DutyGroup]) -> IsolationCheck:
+    """No person sits in two duty groups of the tenant (三权分立 made true in the identity backend).
+
+    Two groups of the same duty may share a person; groups of different duties may not.
+    """
+    check = "keystone-duty-separation"
+    held: dict[str, dict[str, set[str]]] = {}  # user id -> duty -> groups
+    names: dict[str, str] = {}
+    for group in groups:
+        for user_id, name in group.members.items():
+            held.setdefault(user_id, {}).setdefault(group.duty, set()).add(group.group)
+            names[user_id] = name or user_id
+    doubled = [f"{names[uid]} is in " + " and ".join(f"{', '.join(sorted(where))} ({duty})"
+                                                    for duty, where in sorted(duties.items()))
+               for uid, duties in held.items() if len(duties) > 1]
+    if doubled:
+        return IsolationCheck(tenant, check, False, f"a person holds two duties: {_listed(doubled)}")
+    return IsolationCheck(tenant, check, True,
+                          f"{len(groups)} duty group(s), {len(held)} person(s), none in two duties")

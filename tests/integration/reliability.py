@@ -1,6 +1,8 @@
 """Support for the reliability tests (faults, kill -9, two operators): a workspace of small generated tenants
-driven through the real CLI, a census of what the clouds hold by govcloud's tags, and a search for processes a
-run left behind.
+driven through the real CLI (with a fixed policy set of its own: these tests are about the engine and the
+clouds, and must not meet a policy file another change is editing, or a new mandatory policy the generated
+tenants were not written for; the policies have their own tests), a census of what the clouds hold by
+govcloud's tags, and a search for processes a run left behind.
 
 Every workspace has its own state folder and passphrase, and tenants of its own names (`p<index>`: the tests
 pick disjoint index ranges, so no test meets another's objects in the session's sandbox). The census counts
@@ -33,6 +35,25 @@ from gcloud.providers.conventions import MANAGED_BY, MANAGED_BY_LABEL, TENANT_LA
 
 REPO = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT_S = 600.0
+POLICIES = """\
+apiVersion: govcloud/v1
+kind: PolicySet
+policies:
+  - id: GOV-REL-001
+    title: A tenant has a display name
+    severity: low
+    enforcement: mandatory
+    field: metadata.displayName
+    rule: tenant.metadata.displayName != ""
+    message: "{tenant.metadata.name} has no display name"
+    rationale: The reliability tests' own fixed policy set (tests/integration/reliability.py).
+    references: ["tests/integration/reliability.py"]
+    examples:
+      pass:
+        tenant: {metadata: {displayName: 第1号委办局}}
+      fail:
+        tenant: {metadata: {displayName: ""}}
+"""
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
@@ -115,8 +136,8 @@ class Workspace:
         (root / "platform.yaml").write_text(PLATFORM.format(
             cores=64000, ram=262144000, instances=20000, gigabytes=4000000, cpu=12000, memory=24000, pods=130000),
             encoding="utf-8")
-        if not (root / "policies").exists():
-            (root / "policies").symlink_to(REPO / "policies")
+        (root / "policies").mkdir(exist_ok=True)
+        (root / "policies" / "reliability.yaml").write_text(POLICIES, encoding="utf-8")
         (root / "tenants").mkdir(exist_ok=True)
         passphrase = root / "passphrase"
         passphrase.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
@@ -299,8 +320,14 @@ def assert_converged(ws: Workspace, tenants: Sequence[str], admin: Any, kube: An
     return counted
 
 
-def destroy_all(ws: Workspace, tenants: Sequence[str]) -> None:
-    """Leave the session's sandbox as it was found: every stack destroyed, four at once, clouds reached directly."""
+def destroy_all(ws: Workspace, tenants: Sequence[str], *, when_kept: bool = False) -> None:
+    """Leave the sandbox as it was found: every stack destroyed, four at once, clouds reached directly.
+
+    `when_kept`: only if the sandbox outlives the session (GOVCLOUD_TEST_SANDBOX_DIR). A session's own sandbox,
+    as in CI, is thrown away at its end and no other test meets these tenants (names of their own), so there
+    the destroys would only cost CI a minute and a half."""
+    if when_kept and not os.environ.get("GOVCLOUD_TEST_SANDBOX_DIR"):
+        return
     from gcloud.engine.runner import StackJob, run_stacks
     from gcloud.engine.settings import EngineSettings
 

@@ -7,6 +7,11 @@ when a job is cancelled). The next round meets what the kills left: stale locks 
 govcloud clears itself, saying so. After every round no process started for the workspace is left; the state
 and record files are valid JSON; after the last a clean apply converges: `plan --all` shows no change and the
 clouds hold each tenant's objects exactly once, all known to its stack. `bench/soak_faults.py` runs more rounds.
+
+One kill lands, by construction rather than by luck, inside a create: Neutron's answers are delayed through a
+proxy, and the run's group is killed once the state records the pending create of a network *and* Neutron
+already holds that network. The next apply finds the pending create, clears it saying so, and adopts the
+network (the same id) instead of making a second one.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from typing import Any
 
 import pytest
 
+from gcloud.providers.conventions import tenant_of_tags
+from tests.integration.conftest import TEST_PORT_OFFSET
+from tests.integration.faults import faulty_clouds
 from tests.integration.reliability import (
     Run,
     Workspace,
@@ -35,11 +43,15 @@ from tests.integration.reliability import (
 pytestmark = pytest.mark.integration
 
 SEED = 1212
-TENANTS = range(200, 205)
+TENANTS = range(200, 204)
 ROUNDS = 3
 TARGETS = ("engine", "provider", "worker")
 """Single-process kills of a round (in a seeded order); every round ends with a kill of the whole group."""
 LEFTOVER_TIMEOUT_S = 30.0
+IN_CREATE_TENANT = 209
+NETWORK_TYPE = "pulumi-python:dynamic/govcloud-openstack:Network"
+NEUTRON_DELAY_MS = 1500
+"""Added to each Neutron answer of the killed run: the network create is in flight for seconds."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,7 @@ def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     try:
         yield workspace, names
     finally:
-        destroy_all(workspace, names)
+        destroy_all(workspace, names, when_kept=True)
 
 
 def test_kill_plan_is_seeded_and_spread() -> None:
@@ -178,3 +190,46 @@ def test_kill9_at_seeded_points_then_the_next_apply_converges(ws: tuple[Workspac
     assert figures["kills"] >= 10, figures
     assert figures["recoveries"] >= 1, figures
     assert figures["orphans"] == 0 and figures["duplicates"] == 0
+
+
+def _project_networks(admin: Any, tenant: str) -> list[Any]:
+    """The networks Neutron holds in the tenant's project (found by govcloud's tags), straight from the cloud."""
+    projects = [p.id for p in admin.identity.projects(domain_id="default")
+                if tenant_of_tags(list(p.tags or [])) == tenant]
+    # an unfiltered listing, filtered here (a listing filtered by project can make Neutron add a default group)
+    return [n for n in admin.network.networks() if n.project_id in projects]
+
+
+def test_a_kill_inside_a_create_leaves_a_pending_create_that_the_next_apply_adopts(
+        sandbox: Any, openstack_admin: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    workspace = Workspace.create(tmp_path_factory.mktemp("kill9-create"), sandbox.env)
+    [tenant] = workspace.write_tenants([IN_CREATE_TENANT])
+    try:
+        with faulty_clouds(sandbox, tmp_path_factory.mktemp("kill9-proxies"), TEST_PORT_OFFSET, SEED) as clouds:
+            clouds.proxy.add_toxic("neutron", "latency", {"latency": NEUTRON_DELAY_MS, "jitter": 0})
+            run = workspace.with_clouds(clouds.env).start("apply", "--yes", *workspace.files([tenant]))
+
+            def network_made_not_recorded() -> bool:
+                if run.process.poll() is not None:
+                    raise AssertionError("the run ended before its network create:\n" + "\n".join(run.lines[-30:]))
+                creating = [p for p in workspace.pending(tenant)
+                            if p.get("type") == "creating" and p["resource"]["type"] == NETWORK_TYPE]
+                return bool(creating) and bool(_project_networks(openstack_admin, tenant))
+
+            wait_until(network_made_not_recorded, 240, "a network made in Neutron while its create is pending")
+            run.kill_group()
+            run.finish()
+        [made] = _project_networks(openstack_admin, tenant)
+        assert made.id not in workspace.stack_ids(tenant), "the killed run recorded the network after all"
+        no_leftovers(workspace)
+        code, _report, stderr = workspace.cli_json("apply", "--yes", *workspace.files([tenant]))
+        assert code == 0, stderr[-3000:]
+        assert any("a killed run left creating" in line and "adopted" in line for line in stderr.splitlines()), \
+            stderr[-3000:]
+        assert made.id in workspace.stack_ids(tenant), "the network was not adopted"
+        counted = assert_converged(workspace, [tenant], openstack_admin, kube_client(sandbox.kubeconfig))
+        assert [n.id for n in _project_networks(openstack_admin, tenant)] == [made.id]
+        print(f"kill9 in-create figures: pending create of {NETWORK_TYPE} recovered, network {made.id} adopted, "
+              f"objects {counted.objects}, orphans {len(counted.orphans)}, duplicates {len(counted.duplicates)}")
+    finally:
+        destroy_all(workspace, [tenant], when_kept=True)

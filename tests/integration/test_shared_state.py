@@ -362,7 +362,16 @@ def test_backup_then_restore_into_an_empty_backend_has_nothing_to_do(fleet: list
                                                                     make_folder: Callable[..., Folder],
                                                                     tmp_path: Path) -> None:
     bundle = tmp_path / "fleet.tar.gz"
-    code, report, err = fleet[1].run("state", "backup", "--out", str(bundle), "--output", "json")
+    backing_up = fleet[1].cli("state", "backup", "--out", str(bundle), "--output", "json")
+    try:
+        out, err = backing_up.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        with _admin(postgres) as conn:
+            sessions = conn.execute("SELECT pid, state, wait_event_type, wait_event, left(query, 120) "
+                                    "FROM pg_stat_activity WHERE datname IS NOT NULL").fetchall()
+        backing_up.kill()
+        raise AssertionError(f"backup hung; sessions: {sessions}") from None
+    code, report = backing_up.returncode, json.loads(out) if out.strip() else None
     assert code == 0, err
     assert report["stacks"] == EXAMPLES and report["tenantsRecorded"] == len(EXAMPLES) and report["auditLines"] > 0
     assert bundle.stat().st_mode & 0o077 == 0

@@ -1,10 +1,11 @@
 """Two operators at once: no tenant's stack ever runs twice at the same time.
 
-The first `govcloud apply` holds some tenants (it reaches the clouds through the fault proxies with added latency,
-so it holds them long enough for the test to be certain of the overlap); a second one over an overlapping set,
-started while the first is updating them, reaching the clouds directly, skips the tenants the first holds,
-naming the holder (user@host, pid, since when), finishes the rest and exits 1. The same for a destroy against an
-apply. Afterwards both sets converge.
+The first `govcloud apply` holds some tenants: it reaches the clouds through the fault proxies, which stall every
+answer (toxiproxy `timeout` 0: data held, connection kept) once each of its stacks has begun creating, so it
+holds them for certain, for exactly as long as the test needs (no timing luck, no sleep). A second one over an
+overlapping set, reaching the clouds directly, skips the tenants the first holds, naming the holder (user@host,
+pid, since when), finishes the rest and exits 1. The same for a destroy against an apply. Then the proxies
+let the answers through, the first run finishes, and both sets converge.
 """
 
 from __future__ import annotations
@@ -21,20 +22,25 @@ from tests.integration.reliability import Workspace, assert_converged, destroy_a
 
 pytestmark = pytest.mark.integration
 
-FIRST = range(300, 303)
-SECOND_ONLY = range(303, 305)
+FIRST = range(300, 302)
+SECOND_ONLY = range(302, 303)
 HOLDER = re.compile(r"locked by \S+@\S+, pid \d+, since \d{4}-\d\d-\d\dT")
-LATENCY_MS = 150
-"""Added to every answer of Keystone, Neutron and the kube-apiserver for the first run: a tenant's update then
-takes tens of seconds instead of a few."""
+STALLED = ("keystone", "neutron", "nova", "cinder", "kube")
+HOLD_ENV = {"GOVCLOUD_API_TIMEOUT": "300"}
+"""The held run's requests wait out the stall instead of timing out and retrying (the stall lasts one CLI run)."""
 
 
 @pytest.fixture(scope="module")
 def slow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyClouds]:
     with faulty_clouds(sandbox, tmp_path_factory.mktemp("two-operators-proxies"), TEST_PORT_OFFSET, 300) as clouds:
-        for name in ("keystone", "neutron", "kube"):
-            clouds.proxy.add_toxic(name, "latency", {"latency": LATENCY_MS, "jitter": 0})
+        clouds.heal()
         yield clouds
+
+
+def stall(clouds: FaultyClouds) -> None:
+    """Hold every answer to the proxied run (its open connections too) until `heal`."""
+    for name in STALLED:
+        clouds.proxy.add_toxic(name, "timeout", {"timeout": 0})
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +51,23 @@ def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     try:
         yield workspace, first, second
     finally:
-        destroy_all(workspace, [*first, *second])
+        destroy_all(workspace, [*first, *second], when_kept=True)
 
 
 def test_a_second_apply_skips_the_tenants_the_first_holds_and_finishes_the_rest(
         ws: tuple[Workspace, list[str], list[str]], slow: FaultyClouds, sandbox: Any, openstack_admin: Any) -> None:
     workspace, first, second_only = ws
     shared = first[-1]
-    one = workspace.with_clouds(slow.env).start("apply", "--yes", "--parallel", "3", "--output", "json",
-                                                *workspace.files(first))
-    # the first run holds every one of its stacks once each has begun creating
+    one = workspace.with_clouds({**slow.env, **HOLD_ENV}).start("apply", "--yes", "--parallel", str(len(first)),
+                                                                "--output", "json", *workspace.files(first))
+    # the first run holds every one of its stacks once each has begun creating; then its answers are held
     for tenant in first:
         one.wait_for(f"{tenant} create ", 1, timeout_s=240)
-    two = workspace.cli_json("apply", "--yes", "--parallel", "3", *workspace.files([shared, *second_only]))
+    stall(slow)
+    try:
+        two = workspace.cli_json("apply", "--yes", "--parallel", "3", *workspace.files([shared, *second_only]))
+    finally:
+        slow.heal()
     code_two, report_two, _ = two
     assert one.finish() == 0, "\n".join(one.lines[-30:])
     statuses = {t["tenant"]: t for t in report_two["tenants"] if t["tenant"] in (shared, *second_only)}
@@ -83,9 +93,13 @@ def test_a_destroy_against_a_running_apply_is_refused_naming_the_holder(
                                  " defaultRequestMemory: 64Mi}\n"
                                  "        podSecurity: restricted\n"
                                  "    networkIsolation: tenant"), encoding="utf-8")
-    apply = workspace.with_clouds(slow.env).start("apply", "--yes", *workspace.files([target]))
+    apply = workspace.with_clouds({**slow.env, **HOLD_ENV}).start("apply", "--yes", *workspace.files([target]))
     apply.wait_for(f"{target} create ", 1, timeout_s=240)
-    code, report, _ = workspace.cli_json("destroy", target, "--confirm", target)
+    stall(slow)
+    try:
+        code, report, _ = workspace.cli_json("destroy", target, "--confirm", target)
+    finally:
+        slow.heal()
     assert apply.finish() == 0, "\n".join(apply.lines[-30:])
     [outcome] = report["tenants"]
     assert code == 1 and outcome["status"] == "failed", report

@@ -88,7 +88,7 @@ def test_the_managed_guard_names_the_identity_and_spares_only_a_namespace_being_
 
 def test_role_bindings_may_name_only_the_tenant_own_groups_and_namespaces(fleet: Any) -> None:
     policy = built(fleet, "czj")["Policy:govcloud-czj-rolebindings"]
-    assert variables(policy)["groups"] == '["czj-admins", "czj-auditors", "czj-staff"]'
+    assert variables(policy)["groups"] == '["czj-admins", "czj-auditors", "czj-security", "czj-staff"]'
     assert variables(policy)["namespaces"] == '["czj-prod", "czj-test"]'
     assert "sjj-" not in str(policy)
 

@@ -140,17 +140,18 @@ def test_security_group_removes_default_egress_and_gets_each_rule(czj: Run) -> N
     rules = [res.inputs for res in czj.of(OS + "SecurityGroupRule")]
     assert {rule["securityGroupId"] for rule in rules} == {"czj-sg-web-id"}
     assert {(r["direction"], r["portMin"], r["portMax"], r["remoteCidr"]) for r in rules} == {
-        ("ingress", 443, 443, "10.0.0.0/8"), ("ingress", 22, 22, "10.0.0.0/16"),
+        ("ingress", 443, 443, "10.1.0.0/16"), ("ingress", 22, 22, "10.0.0.0/16"),
         ("egress", 5432, 5432, "10.20.2.0/24")}
 
 
 def test_groups_get_the_mapped_keystone_roles_on_the_project(czj: Run) -> None:
     assert czj.names(OS + "IdentityGroup") == {"czj-group-czj-admins", "czj-group-czj-staff",
-                                               "czj-group-czj-auditors"}
+                                               "czj-group-czj-auditors", "czj-group-czj-security"}
     assignments = {(res.inputs["groupId"], res.inputs["role"], res.inputs["projectId"])
                    for res in czj.of(OS + "GroupRoleAssignment")}
     mapped = {("czj-group-czj-admins-id", "manager", "czj-project-id"),
               ("czj-group-czj-staff-id", "member", "czj-project-id"),
+              ("czj-group-czj-security-id", "manager", "czj-project-id"),
               ("czj-group-czj-auditors-id", "reader", "czj-project-id")}
     # czj is MLPS level 3: each group also holds the marker role the Neutron guardrails read
     assert assignments == mapped | {(group, "govcloud-mlps3", project) for group, _, project in mapped}
