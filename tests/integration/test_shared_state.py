@@ -383,8 +383,10 @@ def test_backup_then_restore_into_an_empty_backend_has_nothing_to_do(fleet: list
     restored_url = postgres.url.replace("/govcloud?", "/restored?")
     target = make_folder("restored", {**{k: v for k, v in fleet[0].env.items() if k != "GOVCLOUD_STATE_DIR"},
                                       "PULUMI_BACKEND_URL": restored_url})
+    backed_up = report
     code, report, err = target.run("state", "restore", str(bundle), "--output", "json")
     assert code == 0, err
+    print(f"backup {backed_up['durationS']}s ({backed_up['sizeBytes']} bytes), restore {report['durationS']}s")
     assert report["stacks"] == EXAMPLES
     code, _, err = target.run("state", "restore", str(bundle))
     assert code == 2 and "not empty" in err  # never over what exists

@@ -1,8 +1,10 @@
 """Two operators at once: no tenant's stack ever runs twice at the same time.
 
-The first `govcloud apply` holds some tenants: it reaches the clouds through the fault proxies, which stall every
-answer (toxiproxy `timeout` 0: data held, connection kept) once each of its stacks has begun creating, so it
-holds them for certain, for exactly as long as the test needs (no timing luck, no sleep). A second one over an
+The first `govcloud apply` holds some tenants: it reaches the clouds through the fault proxies, which hold every
+answer (a toxiproxy `latency` of ten minutes: the data waits in the proxy, and is let through at once, none
+lost, when the toxic is removed) once each of its stacks has begun creating, so it holds them for certain, for
+exactly as long as the test needs (no timing luck, no sleep). Not the `timeout` toxic: it drops what it holds,
+and closes the connection when removed. A second one over an
 overlapping set, reaching the clouds directly, skips the tenants the first holds, naming the holder (user@host,
 pid, since when), finishes the rest and exits 1. The same for a destroy against an apply. Then the proxies
 let the answers through, the first run finishes, and both sets converge.
@@ -26,6 +28,7 @@ FIRST = range(300, 302)
 SECOND_ONLY = range(302, 303)
 HOLDER = re.compile(r"locked by \S+@\S+, pid \d+, since \d{4}-\d\d-\d\dT")
 STALLED = ("keystone", "neutron", "nova", "cinder", "kube")
+HOLD_MS = 600_000
 HOLD_ENV = {"GOVCLOUD_API_TIMEOUT": "300"}
 """The held run's requests wait out the stall instead of timing out and retrying (the stall lasts one CLI run)."""
 
@@ -40,7 +43,7 @@ def slow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fau
 def stall(clouds: FaultyClouds) -> None:
     """Hold every answer to the proxied run (its open connections too) until `heal`."""
     for name in STALLED:
-        clouds.proxy.add_toxic(name, "timeout", {"timeout": 0})
+        clouds.proxy.add_toxic(name, "latency", {"latency": HOLD_MS, "jitter": 0})
 
 
 @pytest.fixture(scope="module")
