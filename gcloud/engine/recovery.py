@@ -21,6 +21,12 @@ which passphrase). So before a changing operation (`recover`):
 
 Both checks read the backend's files first (no engine process, a few stat calls), so a healthy stack pays
 nothing. Buckets (`PULUMI_BACKEND_URL=s3://...`) are left to the engine's own messages.
+
+One more thing a kill can leave, found by the kill soak: the file backend (gocloud's fileblob) writes a blob's
+`.attrs` sidecar in place (not through a rename, as it does the data), so a kill in that instant leaves it empty
+and every later command on the stack fails at `select` with "failed to load checkpoint: EOF". `repair_files`,
+run before the stack is selected, removes such a sidecar (fileblob reads a missing one as "no attributes") and
+the half-written `*.tmp` data files next to it, only while no live run holds the stack.
 """
 
 from __future__ import annotations
@@ -152,6 +158,30 @@ def pending_steps(settings: EngineSettings, stack: str) -> list[PendingStep]:
 def _steps(pending: Sequence[Mapping[str, Any]]) -> list[PendingStep]:
     return [PendingStep(str(item.get("resource", {}).get("urn", "")), str(item.get("resource", {}).get("type", "")),
                         str(item.get("type", ""))) for item in pending]
+
+
+def repair_files(settings: EngineSettings, stack: str, notify: Notify) -> None:
+    """Before the stack is selected: remove the empty or unreadable `.attrs` sidecars and the `*.tmp` files a
+    killed write left beside the stack's checkpoint (never while a live run holds the stack: it may be writing)."""
+    root = settings.backend_dir
+    if root is None or any(lock.owner_alive() for lock in stack_locks(settings, stack)):
+        return
+    folder = root / BOOKKEEPING / "stacks" / PROJECT
+    for path in sorted(folder.glob(f"{stack}.json*")):
+        if path.name.endswith(".tmp"):
+            broken = True
+        elif path.name.endswith(".attrs"):
+            try:
+                json.loads(path.read_bytes())
+                broken = False
+            except (OSError, ValueError):
+                broken = True
+        else:
+            continue
+        if broken:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            notify(f"removed {path.name}: a killed run left it half-written beside the state (the state is whole)")
 
 
 def recover(stack: Stack, settings: EngineSettings, notify: Notify, *, operation: str) -> None:

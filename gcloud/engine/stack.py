@@ -29,7 +29,7 @@ from pulumi.automation import (
 
 from .errors import MASK, EngineError, EngineFailure, StackNotFound, classify_failure
 from .events import ChangeOp, EventKind, EventSink, Recorder, ResourceChange
-from .recovery import recover
+from .recovery import recover, repair_files
 from .sdk import SECRET_KEY, SECRET_SIGNATURE, StackInitMode, check_sdk, pulumi_command
 from .settings import PROJECT, EngineSettings
 
@@ -200,6 +200,7 @@ class TenantStack:
         started = time.monotonic()
         stack: _EventFedStack | None = None
         try:
+            repair_files(self.settings, self.name, lambda line: recorder.emit(EventKind.DIAGNOSTIC, line))
             stack = self._select(create=create)
             stack.recorder = recorder
             if not preview:  # what a killed run left (its lock, pending steps): cleared, or refused saying why

@@ -210,7 +210,7 @@ class Workspace:
     def json_files_valid(self) -> list[str]:
         """Every JSON file of the state folder that does not parse (state, backups, record, locks)."""
         bad = []
-        for path in self.state.rglob("*.json"):
+        for path in [*self.state.rglob("*.json"), *self.state.rglob("*.attrs")]:  # the backend's sidecars are JSON
             try:
                 json.loads(path.read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as err:

@@ -135,3 +135,27 @@ def test_a_healthy_stack_costs_no_engine_call(tmp_path: Path) -> None:
     stack = FakeStack("czj", {})
     stack.export_stack = None  # type: ignore[assignment,method-assign]
     recovery.recover(stack, settings(tmp_path), print, operation="up")  # type: ignore[arg-type]
+
+
+def test_a_half_written_sidecar_and_tmp_file_are_removed_before_select(tmp_path: Path) -> None:
+    """What the kill soak met: an empty `.attrs` beside a whole checkpoint ("failed to load checkpoint: EOF")."""
+    write_state(tmp_path, "dept-s", [])
+    folder = tmp_path / ".pulumi" / "stacks" / "govcloud"
+    (folder / "dept-s.json.attrs").write_text("")
+    (folder / "dept-s.json.18ed1e93a20f27ca.tmp").write_text('{"version": 3, "checkp')
+    (folder / "dept-s.json.bak.attrs").write_text('{"md5": "x"}')
+    (folder / "dept-t.json.attrs").write_text("")  # another stack's: not this one's business
+    said: list[str] = []
+    recovery.repair_files(settings(tmp_path), "dept-s", said.append)
+    assert sorted(p.name for p in folder.iterdir()) == ["dept-s.json", "dept-s.json.bak.attrs", "dept-t.json.attrs"]
+    assert len(said) == 2 and all("half-written" in line for line in said)
+
+
+def test_nothing_is_repaired_while_a_live_run_holds_the_stack(tmp_path: Path) -> None:
+    write_state(tmp_path, "dept-s", [])
+    folder = tmp_path / ".pulumi" / "stacks" / "govcloud"
+    (folder / "dept-s.json.attrs").write_text("")
+    write_lock(tmp_path, "dept-s", 4242, host="elsewhere")  # another host's lock: its run is assumed alive
+    said: list[str] = []
+    recovery.repair_files(settings(tmp_path), "dept-s", said.append)
+    assert (folder / "dept-s.json.attrs").exists() and not said
