@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.bench_onboarding import load_average
 from bench.bench_parallel import destroy_fleet
 from bench.generate import fleet_tenant_text
 from bench.measure import Run, fixed_bench_cloud, fresh_indices, govcloud, sandbox_ports
@@ -49,7 +48,7 @@ def figure(bench: str, command: str, run: Run, tenants: int, base: Run | None, *
                      "ratio": round(run.seconds / base.seconds, 2) if base.seconds else None,
                      "requests_ratio": round(run.requests["total"] / base.requests["total"], 2)
                      if base.requests["total"] else None})
-    return {**line, **extra, **run.cpu, "load_avg": load_average(), "cpus": os.cpu_count()}
+    return {**line, **extra, **run.cpu, "cpus": os.cpu_count()}
 
 
 def main(tenants: int, parallel: int) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_onboarding import CLOCK_TICK, BenchCloud, bench_cloud, load_average, log
-from bench.generate import HEADER, org_code
+from bench.generate import HEADER, org_code, with_duties
 
 PORT_OFFSET = 2000
 """Keystone on 7000, kube-apiserver on 8443, etcd on 25790: see bench_onboarding.PORT_OFFSET."""
@@ -67,7 +67,8 @@ def tenant_text(index: int) -> str:
 def write_fleet(folder: Path, first: int, count: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for index in range(first, first + count):
-        (folder / f"p{index:04d}.yaml").write_text(tenant_text(index), encoding="utf-8")
+        (folder / f"p{index:04d}.yaml").write_text(with_duties(tenant_text(index), f"p{index:04d}"),
+                                                     encoding="utf-8")  # three duty groups: GOV-IAM-007
 
 
 def apply_fleet(cloud: BenchCloud, folder: Path, state: Path, parallel: int) -> dict[str, Any]:

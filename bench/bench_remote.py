@@ -102,7 +102,7 @@ def main(tenants: int, levels: list[int], latency_ms: int) -> None:
                 "requests_per_tenant_by_service": run.requests["per_tenant_by_service"],
                 "top_calls": run.requests["top_calls"], **run.cpu,
                 "cpu_s_govcloud_per_tenant": round(run.cpu["cpu_s_govcloud"] / tenants, 2),
-                "load_avg": load_average(), "cpus": cores}
+                "cpus": cores}
             if parallel == max(levels) and levels[0] == 1:
                 busy = base.cpu["cpu_s_govcloud"] + base.cpu["cpu_s_cloud"]
                 ceiling = base.seconds * cores / busy if busy else None

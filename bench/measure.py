@@ -121,7 +121,7 @@ def govcloud(cloud: BenchCloud, args: Sequence[str], state: Path, *, ports: Mapp
     report: dict[str, Any] = json.loads(done.stdout) if done.stdout.strip() else {}
     counted = count_requests(requests_file, ports, tenants)
     requests_file.unlink(missing_ok=True)
-    run = Run(meter.seconds, done.returncode, report, meter.figures(), counted)
+    run = Run(meter.seconds, done.returncode, report, {**meter.figures(), "load_avg": load_average()}, counted)
     log(f"  {label or args[0]}: {run.seconds:.1f}s exit {run.code} cpu {run.cpu} requests/tenant "
         f"{counted['per_tenant']} load {load_average()}")
     return run
