@@ -27,6 +27,10 @@ Actor = Annotated[str | None, typer.Option(
 Ticket = Annotated[str | None, typer.Option("--ticket", show_default=False,
                                             help="The change ticket this run serves, kept in the audit trail.")]
 
+ShardOption = Annotated[str | None, typer.Option(
+    "--shard", show_default=False, help="Only this shard of the named tenants, I/N (1-based), for parallel CI jobs; "
+                                        "the split is stable as tenants are added (see `tenant list --shard`).")]
+
 DEFAULT_PLATFORM = Path("platform.yaml")
 
 

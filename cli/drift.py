@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from . import output
-from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, tenant_paths
+from .common import DEFAULT_PLATFORM, Format, OutputFormat, Paths, PlatformFile, ShardOption, tenant_paths
 from .progress import FleetProgress
 
 
@@ -21,7 +21,7 @@ def drift(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
           parallel: Annotated[int, typer.Option("--parallel", "-p", min=1, max=32, help="Tenants at once.")] = 4,
           verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every resource step, in a terminal too.")]
           = False,
-          output_format: OutputFormat = Format.table) -> None:
+          shard: ShardOption = None, output_format: OutputFormat = Format.table) -> None:
     """Read every named tenant's resources back from the clouds (a preview-only refresh: the state is left as it
     is) and report fields changed by hand (want / live), resources deleted by hand, foreign objects in
     govcloud's containers, and interconnects or waivers past their expiry still in effect.
@@ -35,10 +35,12 @@ def drift(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
     from gcloud.live.drift import drift_document, run_drift
     from gcloud.model import load_fleet
     from gcloud.plan.record import read_record
+    from gcloud.plan.shard import restrict, shard_option
 
     settings = EngineSettings.from_environment()
     fleet = load_fleet(tenant_paths(paths), platform, read_record(settings.state_dir).pinned_cidrs())
     output.elsewhere(fleet.elsewhere)
+    fleet = restrict(fleet, shard_option(shard))
     with FleetProgress("drift", len(fleet.targets), verbose=verbose) as progress:
         report = run_drift(fleet, settings, parallel=parallel, on_event=progress)
     if output_format is Format.json:

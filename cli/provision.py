@@ -15,7 +15,17 @@ import typer
 from rich.markup import escape
 
 from . import output
-from .common import DEFAULT_PLATFORM, Actor, Format, OutputFormat, Paths, PlatformFile, Ticket, tenant_paths
+from .common import (
+    DEFAULT_PLATFORM,
+    Actor,
+    Format,
+    OutputFormat,
+    Paths,
+    PlatformFile,
+    ShardOption,
+    Ticket,
+    tenant_paths,
+)
 from .progress import FleetProgress
 
 if TYPE_CHECKING:
@@ -42,11 +52,13 @@ def _settings() -> EngineSettings:
     return EngineSettings.from_environment()
 
 
-def _prepare(paths: list[Path] | None, platform: Path, policies: Path, settings: EngineSettings) -> Prepared:
+def _prepare(paths: list[Path] | None, platform: Path, policies: Path, settings: EngineSettings,
+             shard: str | None = None) -> Prepared:
     from gcloud.plan import run
+    from gcloud.plan.shard import shard_option
 
     try:
-        prepared = run.prepare(tenant_paths(paths), platform, policies, settings)
+        prepared = run.prepare(tenant_paths(paths), platform, policies, settings, shard=shard_option(shard))
     except run.PolicyBlocked as blocked:
         _blocking(blocked.check)
         raise
@@ -101,7 +113,8 @@ def _render(report: RunReport, output_format: Format) -> None:
 
 def plan(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
          policies: PoliciesDir = Path("policies"), everything: Everything = False, parallel: Parallel = 2,
-         refresh: Refresh = False, verbose: Verbose = False, output_format: OutputFormat = Format.table) -> None:
+         refresh: Refresh = False, verbose: Verbose = False, shard: ShardOption = None,
+         output_format: OutputFormat = Format.table) -> None:
     """Validate, check policy, then preview each changed tenant's stack with a per-resource diff.
 
     Nothing is changed. A mandatory policy violation stops before any engine or cloud call (exit 1). Named files
@@ -112,7 +125,7 @@ def plan(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
     from gcloud.plan import run
 
     settings = _settings()
-    prepared = _prepare(paths, platform, policies, settings)
+    prepared = _prepare(paths, platform, policies, settings, shard)
     with FleetProgress("plan", len(prepared.to_preview(everything or refresh)), verbose=verbose) as progress:
         report = run.plan(prepared, settings, everything=everything, parallel=parallel, on_event=progress,
                           refresh=refresh)
@@ -127,7 +140,7 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
           refresh: Refresh = False, keep_foreign: KeepForeign = False, verbose: Verbose = False, actor: Actor = None,
           ticket: Ticket = None, emergency: Annotated[bool, typer.Option(
               "--emergency", help="Apply inside a platform freeze window (needs --ticket; audited).")] = False,
-          output_format: OutputFormat = Format.table) -> None:
+          shard: ShardOption = None, output_format: OutputFormat = Format.table) -> None:
     """Provision the changed tenants: several at once, live progress, a summary table at the end.
 
     One tenant's failure never stops the others; exit 1 if any failed, or if a frozen tenant's changes were
@@ -139,7 +152,7 @@ def apply(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
     from gcloud.plan import run
 
     settings = _settings()
-    prepared = _prepare(paths, platform, policies, settings)
+    prepared = _prepare(paths, platform, policies, settings, shard)
     pending = [s.name for s in prepared.to_apply(everything or refresh)]
     if not pending:
         output.stderr.print("no tenant to apply: none changed since its last apply (use --all to re-apply all)")

@@ -74,6 +74,7 @@ def diagnose(project_dir: Path | None = None, *, environ: Mapping[str, str] | No
     from gcloud.state.health import backend_checks  # here, not at the top: it builds this module's Check values
 
     checks = (*engine_checks(env), passphrase, state_check(project_dir, env), *backend_checks(project_dir, env))
+    import requests  # noqa: F401  # once, here: both probe threads import it, and two imports at once race
     with ThreadPoolExecutor(max_workers=2) as pool:
         openstack = pool.submit(probe_openstack, set(expected_clouds), timeout)
         kubernetes = pool.submit(probe_kubernetes, set(expected_contexts), timeout)

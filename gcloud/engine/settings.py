@@ -174,6 +174,9 @@ class EngineSettings:
             "PULUMI_PYTHON_CMD": self.python,
             "PATH": path,
             **self.passphrase.env,
+            # Pulumi 3.259's postgres backend lists stacks with 10 workers each holding a pooled connection and
+            # asking for another: on a small pool it deadlocks (measured: `stack ls` hung 600 s)
+            **({"PULUMI_DIY_BACKEND_PARALLEL": "1"} if self.backend_url.startswith("postgres") else {}),
             **self.extra_env,
         }
 

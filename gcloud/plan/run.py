@@ -32,6 +32,7 @@ from gcloud.providers.base import KEEP_FOREIGN_ENV
 from . import freeze
 from .record import read_record, update_record
 from .select import Change, Selected, applied_entry, changes_since, orphans
+from .shard import Shard, restrict
 
 PROGRAM = "gcloud.stacks.program:build"
 
@@ -122,12 +123,12 @@ class Prepared:
 
 
 def prepare(paths: Sequence[Path], platform: Path, policies: Path, settings: EngineSettings,
-            today: dt.date | None = None) -> Prepared:
+            today: dt.date | None = None, shard: Shard | None = None) -> Prepared:
     """Validate, check policy, classify changes; a tenant's mandatory violation holds back that tenant only, a
     fleet-wide one (PolicyBlocked) the whole run."""
     day = today or dt.date.today()
     record = read_record(settings.state_dir)
-    fleet = load_fleet(paths, platform, record.pinned_cidrs(), day)
+    fleet = restrict(load_fleet(paths, platform, record.pinned_cidrs(), day), shard)
     check = check_fleet(fleet, load_policies(policies), day)
     if any(finding.blocking and finding.tenant == FLEET for finding in check.findings):
         raise PolicyBlocked(check)
