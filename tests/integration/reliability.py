@@ -207,10 +207,12 @@ class Workspace:
     def locks(self) -> list[Path]:
         return sorted((self.state / ".pulumi" / "locks").glob("**/*.json"))
 
-    def json_files_valid(self) -> list[str]:
-        """Every JSON file of the state folder that does not parse (state, backups, record, locks)."""
+    def json_files_valid(self, sidecars: bool = True) -> list[str]:
+        """Every JSON file of the state folder that does not parse (state, backups, record, locks); with `sidecars`
+        also the file backend's `.attrs`, which Pulumi writes in place (a kill can empty it; govcloud repairs it
+        before the next operation on that stack)."""
         bad = []
-        for path in [*self.state.rglob("*.json"), *self.state.rglob("*.attrs")]:  # the backend's sidecars are JSON
+        for path in [*self.state.rglob("*.json"), *(self.state.rglob("*.attrs") if sidecars else ())]:
             try:
                 json.loads(path.read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as err:
