@@ -49,13 +49,14 @@ def test_live_usage_refuses_a_request_below_it(sandbox: Any, project: Path) -> N
     stamp = str(int(time.time()))
     # What daj's members would have made: a project named after the tenant, a network, three ports.
     dom = conn.identity.find_domain("Default", ignore_missing=False)
-    proj = conn.identity.find_project("daj", domain_id=dom.id) or conn.identity.create_project(
-        name="daj", domain_id=dom.id, description="quota usage test")
+    found = conn.identity.find_project("daj", domain_id=dom.id)
+    proj = found or conn.identity.create_project(name="daj", domain_id=dom.id, description="quota usage test")
     net = conn.network.create_network(name=f"daj-usage-{stamp}", project_id=proj.id)
     ports = [conn.network.create_port(network_id=net.id, project_id=proj.id) for _ in range(3)]
     api = CoreV1Api(kube)
     namespace = "czj-test"
-    if namespace not in {ns.metadata.name for ns in api.list_namespace().items}:
+    made_namespace = namespace not in {ns.metadata.name for ns in api.list_namespace().items}
+    if made_namespace:
         api.create_namespace({"metadata": {"name": namespace}})
     if not api.list_namespaced_resource_quota(namespace).items:
         api.create_namespaced_resource_quota(namespace, {"metadata": {"name": "govcloud-quota"},
@@ -98,4 +99,14 @@ def test_live_usage_refuses_a_request_below_it(sandbox: Any, project: Path) -> N
         conn.network.delete_network(net, ignore_missing=True)
         for index in range(2):
             api.delete_namespaced_config_map(f"usage-{stamp}-{index}", namespace)
+        # leave the session's sandbox as found: a project named daj or a namespace czj-test left here would be
+        # another tenant's to later tests (govcloud refuses to take over a project it did not make)
+        if found is None:
+            for group in [g for g in conn.network.security_groups(name="default") if g.project_id == proj.id]:
+                conn.network.delete_security_group(group, ignore_missing=True)
+            conn.identity.delete_project(proj, ignore_missing=True)
+        if made_namespace:
+            api.delete_namespace(namespace)
+            _wait(lambda: namespace not in {ns.metadata.name for ns in api.list_namespace().items},
+                  "the test namespace to be deleted", 180)
         conn.close()

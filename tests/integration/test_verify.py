@@ -23,6 +23,7 @@ from gcloud.engine.settings import EngineSettings
 from gcloud.engine.stack import StackResult
 from gcloud.model import Fleet, load_fleet
 from gcloud.providers import credentials
+from gcloud.providers.retry import poll
 from gcloud.verify import IsolationCheck, group_owners, verify_tenant
 from gcloud.verify.openstack import verifier_name
 
@@ -184,9 +185,27 @@ def test_verify_fails_on_a_shared_network(applied: dict[str, StackResult], fleet
         admin.network.update_network(network, is_shared=False)
 
 
+def _binding_refused_no_more(rbac: k8s_client.RbacAuthorizationV1Api) -> bool:
+    """A dry run of the cross-tenant binding is admitted (the API server has seen the binding go)."""
+    try:
+        rbac.create_namespaced_role_binding("vfb-apps", {
+            "metadata": {"name": "probe"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "vfa-staff"}]},
+            dry_run="All")
+    except k8s_client.exceptions.ApiException:
+        return False
+    return True
+
+
 def test_verify_fails_on_kubernetes_breaks(applied: dict[str, StackResult], fleet: Fleet,
                                            kube: k8s_client.ApiClient) -> None:
     rbac, net = k8s_client.RbacAuthorizationV1Api(kube), k8s_client.NetworkingV1Api(kube)
+    # A cluster without govcloud's admission policies (or one whose admin removed them): verify must still see
+    # the break. With the guardrail in place the binding below is refused (tests/integration/test_guardrails.py).
+    admission = k8s_client.AdmissionregistrationV1Api(kube)
+    admission.delete_validating_admission_policy_binding("govcloud-vfb-rolebindings")
+    poll("the API server to drop the removed guardrail", lambda: _binding_refused_no_more(rbac), timeout=60.0)
     rbac.create_namespaced_role_binding("vfb-apps", {
         "metadata": {"name": "by-hand"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
