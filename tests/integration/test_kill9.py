@@ -112,7 +112,7 @@ def kill_round(ws: Workspace, tenants: list[str], kills: list[Kill]) -> tuple[Ru
     done: list[str] = []
     for kill in kills:
         try:
-            run.wait_for(" create ", kill.after_steps, timeout_s=240)
+            run.wait_for(" create ", kill.after_steps, timeout_s=600)  # a bound, not a pace: loaded CI machines
         except AssertionError:
             if run.process.poll() is not None:
                 break  # the run finished before this point: later points fall in the next round
@@ -217,7 +217,7 @@ def test_a_kill_inside_a_create_leaves_a_pending_create_that_the_next_apply_adop
                             if p.get("type") == "creating" and p["resource"]["type"] == NETWORK_TYPE]
                 return bool(creating) and bool(_project_networks(openstack_admin, tenant))
 
-            wait_until(network_made_not_recorded, 240, "a network made in Neutron while its create is pending")
+            wait_until(network_made_not_recorded, 600, "a network made in Neutron while its create is pending")
             run.kill_group()
             run.finish()
         [made] = _project_networks(openstack_admin, tenant)
