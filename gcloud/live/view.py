@@ -41,10 +41,9 @@ def live_effective(effective: Mapping[str, Any], drift: TenantDrift) -> dict[str
 def _security_groups(tenant: str, openstack: dict[str, Any], drift: TenantDrift) -> None:
     deleted = set(drift.deleted)  # resource names follow stacks/components.py: `<tenant>-sg-<group>-rule-<key>`
     for group in openstack.get("securityGroups") or []:
-        prefix = f"{tenant}-sg-{group['name']}"
-        group["rules"] = [rule for rule in group.get("rules") or []
-                          if f"{prefix}-rule-{rule_args(rule).key}" not in deleted]
         container = f"{tenant}-sg-{group['name']}"
+        group["rules"] = [rule for rule in group.get("rules") or []
+                          if f"{container}-rule-{rule_args(rule).key}" not in deleted]
         group["rules"] += [_model_rule(item) for item in drift.foreign
                            if item.container == container and item.kind == "SecurityGroupRule"]
 
