@@ -93,10 +93,13 @@ class StackLock:
         except PermissionError:
             return True
         try:  # a pid re-used by a process that is no engine cannot hold the lock
-            name = Path(f"/proc/{self.pid}/comm").read_text(encoding="utf-8").strip()
+            stat = Path(f"/proc/{self.pid}/stat").read_text(encoding="utf-8")
         except OSError:
             return True
-        return "pulumi" in name
+        name, _, rest = stat.partition("(")[2].rpartition(")")
+        # a killed engine whose parent died too stays a zombie until init reaps it, and some container inits never
+        # do: a zombie (Z) or dead (X) process holds nothing
+        return "pulumi" in name and rest.split()[:1] not in (["Z"], ["X"])
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -95,6 +96,18 @@ def test_a_live_lock_is_never_touched_and_names_its_holder(tmp_path: Path, live_
     assert lock.exists()
     assert f"pid {live_engine.pid}, since 2026-11-25T10:02:11Z" in caught.value.message
     assert "pulumi cancel" not in str(caught.value)
+
+
+def test_a_lock_of_a_killed_engine_left_a_zombie_is_removed(tmp_path: Path, live_engine: Any) -> None:
+    """A killed engine whose parent died too stays a zombie until init reaps it (some container inits never do):
+    its pid still answers signal 0 and /proc still names it pulumi, yet it holds nothing (found in CI)."""
+    lock = write_lock(tmp_path, "czj", live_engine.pid)
+    live_engine.kill()
+    os.waitid(os.P_PID, live_engine.pid, os.WEXITED | os.WNOWAIT)  # until it has died, without reaping it
+    assert Path(f"/proc/{live_engine.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    said: list[str] = []
+    recovery.recover(FakeStack("czj", {}), settings(tmp_path), said.append, operation="up")  # type: ignore[arg-type]
+    assert not lock.exists() and "removed the lock a dead run left" in said[0]
 
 
 def test_another_hosts_lock_is_reported_with_the_one_command_that_removes_it(tmp_path: Path) -> None:
