@@ -15,10 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gcloud.engine.errors import BOOTSTRAP_HINT, EngineError
 from gcloud.engine.settings import OFFLINE_ENV, find_passphrase, state_location
 from gcloud.engine.toolchain import find_engine, find_launcher, sdk_version
+
+if TYPE_CHECKING:
+    from gcloud.mlps import MlpsReport
 
 
 class Health(StrEnum):
@@ -80,6 +84,16 @@ def diagnose(project_dir: Path | None = None, *, environ: Mapping[str, str] | No
         kubernetes = pool.submit(probe_kubernetes, set(expected_contexts), timeout)
         clouds = (*openstack.result(), *kubernetes.result())
     return DoctorReport(checks, clouds, _facts(env, project_dir, passphrase.status is Health.OK))
+
+
+def diagnose_mlps(platform_path: Path, *, timeout: float = 3.0) -> MlpsReport:
+    """`doctor --mlps`: the platform's own level-3 settings (audit, Secrets at rest, Keystone login rules, Cinder
+    wiping), read from the files platform.yaml's `spec.deployment` names; InputError when the file is bad."""
+    from gcloud.mlps.read import check_platform
+    from gcloud.model import load_platform
+
+    platform = load_platform(platform_path)
+    return check_platform(platform, platform_path.resolve().parent, timeout=timeout, label=str(platform_path))
 
 
 def _facts(env: Mapping[str, str], project_dir: Path | None, passphrase_set: bool) -> dict[str, str | bool | None]:

@@ -43,7 +43,7 @@ class OpenStackTenant(pulumi.ComponentResource):
         self._project = ostack.Project(f"{tenant}-project", cloud=cloud, project_name=project.name,
                                        domain=project.domain, description=project.description, tags=project.tags,
                                        assignments=[(g.group, g.role) for g in project_grants(effective, platform)],
-                                       opts=child)
+                                       cleanup_cloud=project.cleanup_cloud, opts=child)
         self.project_id = self._project.id
         self._access(tenant, cloud, effective, platform, project.domain)
         quotas = {quota.service: ostack.Quota(
@@ -86,8 +86,8 @@ class OpenStackTenant(pulumi.ComponentResource):
                                  network_id=net.id, args=network.subnet, opts=opts)
             self.network_ids[network.key], self.subnet_ids[network.key] = net.id, subnet.id
             if router is not None:
-                onet.RouterInterface(f"{tenant}-router-if-{network.key}", cloud=cloud, router_id=router.id,
-                                     subnet_id=subnet.id, opts=opts)
+                onet.RouterInterface(f"{tenant}-router-if-{network.key}", cloud=cloud, project_id=self.project_id,
+                                     router_id=router.id, subnet_id=subnet.id, opts=opts)
 
     def _security_groups(self, tenant: str, cloud: str, effective: Mapping[str, Any],
                          opts: pulumi.ResourceOptions) -> None:

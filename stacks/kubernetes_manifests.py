@@ -107,11 +107,13 @@ def policy_ports(ports: list[str | int], protocol: str) -> list[dict[str, Any]]:
 def network_policy_manifests(effective: Mapping[str, Any], namespace: str) -> list[dict[str, Any]]:
     """Default deny both ways; allow the tenant's own namespaces, DNS, and the interconnects in effect.
 
-    An interconnect is in effect while the effective spec marks it `active` (as of the run's day: see
-    gcloud.model.effective), so it closes on its expiry day and a spec without the mark opens nothing.
+    An interconnect is in effect while both tenants agree to it and neither half has expired (see
+    gcloud.model.effective): an own interconnect needs an `acceptance` by its target, and both it and the
+    acceptance `active`; so it closes on its expiry day, and a spec without the marks opens nothing.
 
-    `effective["inboundInterconnects"]` (optional: `[{from, ports, protocol, expires}]`, other tenants'
-    interconnects that target this one) opens the receiving side; without it only the egress side exists.
+    `effective["inboundInterconnects"]` (optional: `[{from, ports, protocol, active, ...}]`, the agreed flows
+    of other tenants into this one) opens the receiving side; without it only the egress side exists. Flows
+    with the same peer share one policy (one rule each), so two flows never claim one policy name.
     """
     spec = kubernetes_spec(effective) or {}
     if spec.get("networkIsolation", "tenant") != "tenant":
@@ -126,23 +128,27 @@ def network_policy_manifests(effective: Mapping[str, Any], namespace: str) -> li
             "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}}}],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}),
     ]
-    for link in effective["spec"].get("interconnects") or []:
-        if link.get("active"):
-            rule: dict[str, Any] = {"to": [_tenant_peer(link["to"])]}
-            ports = policy_ports(link.get("ports") or [], link.get("protocol") or "tcp")
-            if ports:
-                rule["ports"] = ports
-            policies.append(_policy(f"govcloud-interconnect-to-{link['to']}", namespace,
-                                    {"policyTypes": ["Egress"], "egress": [rule]}))
-    for link in effective.get("inboundInterconnects") or []:
-        if link.get("active"):
-            rule = {"from": [_tenant_peer(link["from"])]}
-            ports = policy_ports(link.get("ports") or [], link.get("protocol") or "tcp")
-            if ports:
-                rule["ports"] = ports
-            policies.append(_policy(f"govcloud-interconnect-from-{link['from']}", namespace,
-                                    {"policyTypes": ["Ingress"], "ingress": [rule]}))
+    outbound = [link for link in effective["spec"].get("interconnects") or []
+                if link.get("active") and (link.get("acceptance") or {}).get("active")]
+    inbound = [link for link in effective.get("inboundInterconnects") or [] if link.get("active")]
+    policies += _flow_policies(namespace, outbound, "to", "Egress")
+    policies += _flow_policies(namespace, inbound, "from", "Ingress")
     return policies
+
+
+def _flow_policies(namespace: str, links: list[Mapping[str, Any]], peer_key: str, direction: str
+                   ) -> list[dict[str, Any]]:
+    """One policy per peer tenant (`govcloud-interconnect-to-<peer>` / `-from-<peer>`), one rule per flow."""
+    rules: dict[str, list[dict[str, Any]]] = {}
+    for link in links:
+        rule: dict[str, Any] = {peer_key: [_tenant_peer(link[peer_key])]}
+        ports = policy_ports(link.get("ports") or [], link.get("protocol") or "tcp")
+        if ports:
+            rule["ports"] = ports
+        rules.setdefault(str(link[peer_key]), []).append(rule)
+    return [_policy(f"govcloud-interconnect-{peer_key}-{peer}", namespace,
+                    {"policyTypes": [direction], direction.lower(): peer_rules})
+            for peer, peer_rules in rules.items()]
 
 
 def role_binding_manifests(grants: list[Grant], namespace: str) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ class ProjectArgs:
     domain: str
     description: str
     tags: list[str]
+    cleanup_cloud: str | None = None
+    """platform.yaml's admin entry for the one call Neutron reserves to an admin (gcloud.privileges)."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,12 @@ def openstack_spec(effective: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def project_args(effective: Mapping[str, Any], platform: Mapping[str, Any]) -> ProjectArgs:
     tenant = tenant_id(effective)
+    cloud = str((openstack_spec(effective) or {}).get("cloud", ""))
+    clouds = (platform["spec"].get("openstack") or {}).get("clouds") or []
+    entry: Mapping[str, Any] = next((c for c in clouds if c.get("name") == cloud), {})
     return ProjectArgs(name=tenant, domain=keystone_domain(platform),
                        description=str(effective["metadata"]["displayName"]),
-                       tags=project_tags(tenant, str(effective["digest"])))
+                       tags=project_tags(tenant, str(effective["digest"])), cleanup_cloud=entry.get("cleanupCloud"))
 
 
 def _set_keys(values: Mapping[str, Any] | None) -> dict[str, Any]:

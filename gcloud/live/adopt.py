@@ -68,6 +68,7 @@ def prepare_openstack(doc: TenantDocument, platform: Mapping[str, Any], project_
     adopted = [Adopted("project", str(project.id), str(project.name), doc.name)]
     with_retry(f"tag project {project.name}", lambda: ident.update_project(
         project.id, name=doc.name, tags=sorted({*(project.tags or []), *project_tags(doc.name, doc.digest)})))
+    conn = credentials.in_project(conn, str(project.id))
     in_project = [n for n in conn.network.networks() if n.project_id == project.id]  # unfiltered: see providers
     for network in network_args(effective):
         adopted += _rename("network", in_project, (network.key, network.name), network.name,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gcloud.audit.event import AuditEvent
 from gcloud.audit.log import AuditLog
 from gcloud.errors import InputError
+from gcloud.providers.credentials import in_project
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -57,11 +58,15 @@ class Residue:
 # --- OpenStack ---------------------------------------------------------------------------------------------
 
 def _openstack_listings(conn: Connection, project_id: str) -> Mapping[str, Callable[[], Iterable[Any]]]:
+    # an admin lists another project's objects by filter; a token of the project itself (gcloud.privileges)
+    # sees exactly its own, and Nova refuses it the all-projects filter
+    wide: dict[str, Any] = {} if conn.current_project_id == project_id else {"all_projects": True,
+                                                                              "project_id": project_id}
     return {
-        "server": lambda: conn.compute.servers(all_projects=True, project_id=project_id),
-        "snapshot": lambda: conn.block_storage.snapshots(all_projects=True, project_id=project_id),
-        "backup": lambda: conn.block_storage.backups(all_projects=True, project_id=project_id),
-        "volume": lambda: conn.block_storage.volumes(all_projects=True, project_id=project_id),
+        "server": lambda: conn.compute.servers(**wide),
+        "snapshot": lambda: conn.block_storage.snapshots(**wide),
+        "backup": lambda: conn.block_storage.backups(**wide),
+        "volume": lambda: conn.block_storage.volumes(**wide),
         "image": lambda: (i for i in conn.image.images(owner=project_id) if i.owner == project_id),
         "floating-ip": lambda: conn.network.ips(project_id=project_id),
         # router interfaces and DHCP ports are Neutron's own (network:*): the stack's deletion removes them
@@ -187,7 +192,7 @@ def find_residue(effective: Mapping[str, Any], platform: Mapping[str, Any],
         conn = clients.openstack(str(spec["openstack"]["cloud"]))
         project_id = _project_id(conn, tenant, keystone_domain(platform))
         if project_id is not None:
-            found += openstack_residue(conn, project_id)
+            found += openstack_residue(in_project(conn, project_id), project_id)
     if spec.get("kubernetes"):
         api = clients.kubernetes(str(spec["kubernetes"]["cluster"]))
         found += kubernetes_residue(api, [str(n["name"]) for n in spec["kubernetes"].get("namespaces") or []])
@@ -213,7 +218,7 @@ def clear_residue(effective: Mapping[str, Any], platform: Mapping[str, Any], set
     log = AuditLog.at(settings.state_dir)
     for item in found:
         if item.cloud == "openstack":
-            _delete_openstack(clients.openstack(str(spec["openstack"]["cloud"])), item)
+            _delete_openstack(in_project(clients.openstack(str(spec["openstack"]["cloud"])), item.where), item)
         else:
             _delete_kubernetes(clients.kubernetes(str(spec["kubernetes"]["cluster"])), item)
         log.append(AuditEvent(actor, "destroy.purge", tenant, "success", ticket=ticket,

@@ -98,7 +98,26 @@ def check_tenant_references(items: list[Loaded]) -> Iterator[Problem]:
             elif link.to == item.name:
                 yield item.problem(("spec", "interconnects", index, "to"), "a tenant cannot interconnect "
                                    "with itself", "self-interconnect")
+        yield from _acceptance_references(item, by_name)
     yield from _parent_cycles(items, by_name)
+
+
+def _acceptance_references(item: Loaded, by_name: Mapping[str, Loaded]) -> Iterator[Problem]:
+    """An accepted inbound flow names a tenant of the set (not itself) and security groups of its own file."""
+    openstack = item.tenant.spec.openstack
+    groups = {group.name for group in openstack.security_groups} if openstack is not None else set()
+    for index, accept in enumerate(item.tenant.spec.accepted_interconnects):
+        if accept.from_ not in by_name:
+            yield item.problem(("spec", "acceptedInterconnects", index, "from"),
+                               f"interconnect source {accept.from_!r} is not in the tenant set", "unknown-tenant")
+        elif accept.from_ == item.name:
+            yield item.problem(("spec", "acceptedInterconnects", index, "from"), "a tenant cannot accept an "
+                               "interconnect from itself", "self-interconnect")
+        for position, name in enumerate(accept.security_groups):
+            if name not in groups:
+                yield item.problem(("spec", "acceptedInterconnects", index, "securityGroups", position),
+                                   f"unknown security group {name!r}", "unknown-security-group",
+                                   f"spec.openstack.securityGroups defines: {', '.join(sorted(groups)) or 'none'}")
 
 
 def _parent_cycles(items: list[Loaded], by_name: Mapping[str, Loaded]) -> Iterator[Problem]:

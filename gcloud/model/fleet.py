@@ -20,7 +20,7 @@ from gcloud.errors import InputError, Problem, SourceLocation
 from gcloud.localfs import display_path
 
 from . import crosscheck
-from .effective import effective_spec, inbound_interconnects
+from .effective import effective_spec, interconnect_sides
 from .parse import parse_file, validate_document
 from .platform import Platform
 from .tenant import Tenant
@@ -146,12 +146,12 @@ def load_fleet(paths: Sequence[Path], platform_path: Path,
     `pinned` holds CIDRs allocated by earlier applies, keyed by (tenant, network), so they never move. `today`
     (default: the real day) decides which interconnects and waivers are in effect.
     """
-    with _gc_paused():
+    with gc_paused():
         return _load_fleet(paths, platform_path, pinned or {}, today or dt.date.today())
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Bulk loading makes millions of acyclic objects; full collections over them only cost time."""
     enabled = gc.isenabled()
     gc.disable()
@@ -197,10 +197,10 @@ def _load_fleet(paths: Sequence[Path], platform_path: Path,
     mine = sorted({p for p in problems if p.location.file not in others})
     if mine:
         raise InputError(mine)
-    inbound = inbound_interconnects([item.tenant for item in loaded])
+    sides = interconnect_sides([item.tenant for item in loaded], cidrs)
     docs = [TenantDocument(item.tenant, item.doc, item.label,
-                           effective_spec(item.tenant, platform, cidrs.get(item.name, {}), inbound.get(item.name),
-                                          today))
+                           effective_spec(item.tenant, platform, cidrs.get(item.name, {}), today=today,
+                                          sides=sides.get(item.name)))
             for item in sorted(loaded, key=lambda i: i.name)]
     targets = frozenset(doc.name for doc in docs if doc.label in named_labels)
     return Fleet(platform, platform_path, docs, targets, tuple(sorted(set(problems))), tuple(sorted(unread)))

@@ -23,6 +23,9 @@ class PlatformMetadata(Model):
 class Cloud(Model):
     name: NonEmpty
     external_networks: list[NonEmpty] = Field(default_factory=list)
+    cleanup_cloud: NonEmpty | None = None
+    """A clouds.yaml entry of a cloud admin, used for the one call Neutron reserves to an admin: deleting a destroyed
+    project's `default` security group (gcloud.privileges). Unset: govcloud's own identity tries it."""
     capacity: dict[str, Annotated[StrictInt, Field(ge=0)]] = Field(default_factory=dict)
     overcommit: dict[str, Ratio] = Field(default_factory=dict)
     dedicated: Flag = False
@@ -150,6 +153,48 @@ class FreezeWindow(Model):
         return self
 
 
+class EtcdAccess(Model):
+    """How to read the cluster's etcd (client URL, and for TLS the CA and a client certificate): lets `doctor --mlps`
+    see how Secrets are really stored, not only what the encryption config says."""
+
+    endpoint: Annotated[str, Field(strict=True, pattern=r"^https?://")]
+    ca: NonEmpty | None = None
+    cert: NonEmpty | None = None
+    key: NonEmpty | None = None
+
+
+class KubernetesDeployment(Model):
+    """Where one cluster's API server settings can be read: its static-pod manifest, or a file of its flags."""
+
+    cluster: NonEmpty
+    api_server_manifest: NonEmpty | None = None
+    """A static-pod manifest, e.g. kubeadm's /etc/kubernetes/manifests/kube-apiserver.yaml."""
+    api_server_args: NonEmpty | None = None
+    """A file of the API server's flags (one a line, or one command line), e.g. what a systemd unit passes."""
+    etcd: EtcdAccess | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KubernetesDeployment:
+        if (self.api_server_manifest is None) == (self.api_server_args is None):
+            raise ValueError("name the API server's flags in one place: apiServerManifest or apiServerArgs")
+        return self
+
+
+class OpenStackDeployment(Model):
+    """Where one cloud's service configuration files are (the ones the services themselves read)."""
+
+    cloud: NonEmpty
+    keystone_conf: NonEmpty | None = None
+    cinder_conf: NonEmpty | None = None
+
+
+class Deployment(Model):
+    """The platform's own settings files, read by `govcloud doctor --mlps`; relative paths are from platform.yaml."""
+
+    kubernetes: list[KubernetesDeployment] = Field(default_factory=list)
+    openstack: list[OpenStackDeployment] = Field(default_factory=list)
+
+
 class PlatformSpec(Model):
     mlps_level: Annotated[int, Field(strict=True, ge=1, le=4)]
     openstack: OpenStackPlatform = Field(default_factory=OpenStackPlatform)
@@ -166,6 +211,20 @@ class PlatformSpec(Model):
     approvals: Approvals = Field(default_factory=Approvals)
     waivers: WaiverRules = Field(default_factory=WaiverRules)
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
+    deployment: Deployment | None = None
+
+    @model_validator(mode="after")
+    def _deployment_names(self) -> PlatformSpec:
+        """A deployment entry describes a cluster or cloud this file declares, not a typo of one."""
+        if self.deployment is None:
+            return self
+        clusters = {cluster.name for cluster in self.kubernetes.clusters}
+        clouds = {cloud.name for cloud in self.openstack.clouds}
+        unknown = [f"cluster {k.cluster!r}" for k in self.deployment.kubernetes if k.cluster not in clusters]
+        unknown += [f"cloud {o.cloud!r}" for o in self.deployment.openstack if o.cloud not in clouds]
+        if unknown:
+            raise ValueError(f"deployment names {', '.join(unknown)}, not in spec.kubernetes / spec.openstack")
+        return self
 
 
 class Platform(Model):

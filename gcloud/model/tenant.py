@@ -141,6 +141,22 @@ class Interconnect(Model):
     expires: dt.date | None = None
 
 
+class AcceptedInterconnect(Model):
+    """An inbound flow this tenant agrees to, under its own ticket: the target's half of an interconnect.
+
+    A flow opens only when both files state it: `from`'s `spec.interconnects` names this tenant with the same
+    protocol and ports (GOV-NET-016/017 report either half alone). While it is in effect, the source's subnets
+    are admitted on those ports in `securityGroups` (default: every group of this tenant) and by a NetworkPolicy.
+    """
+
+    from_: TenantId = Field(alias="from")
+    ports: Annotated[list[Ports], Field(min_length=1)]
+    protocol: Literal["tcp", "udp"] = "tcp"
+    ticket: NonEmpty
+    expires: dt.date | None = None
+    security_groups: list[DnsLabel] = Field(default_factory=list)
+
+
 class Lifecycle(Model):
     prevent_deletion: Flag = False
     frozen: Flag = False
@@ -164,6 +180,7 @@ class TenantSpec(Model):
     openstack: OpenStackSpec | None = None
     kubernetes: KubernetesSpec | None = None
     interconnects: list[Interconnect] = Field(default_factory=list)
+    accepted_interconnects: list[AcceptedInterconnect] = Field(default_factory=list)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     exceptions: list[WaiverEntry] = Field(default_factory=list)
 

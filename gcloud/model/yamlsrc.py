@@ -13,6 +13,7 @@ table or hide text from the reviewer who reads the file (Trojan Source). Only ta
 from __future__ import annotations
 
 import datetime as dt
+import marshal
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,7 +30,32 @@ MAX_NODES = 50_000
 MAX_DEPTH = 64
 """Nesting levels (a tenant file has 6): the walk recurses, and libyaml's own limit (1000) is past Python's."""
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """libyaml's safe loader with the implicit-tag resolution of scalars remembered.
+
+    libyaml composes in C but asks the Python resolver for every scalar's tag (a regex per candidate type):
+    about a third of composing a tenant file. The answer depends only on the text and its quoting (the safe
+    loader has no path resolvers, so position plays no part), and most values recur (keys, `ingress`, `tcp`),
+    so it is remembered, up to RESOLVED_MAX texts.
+    """
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode:
+            return str(super().resolve(kind, value, implicit))
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_RESOLVED) < RESOLVED_MAX:
+                _RESOLVED[key] = tag
+        return tag
+
+
+RESOLVED_MAX = 65_536
+_RESOLVED: dict[tuple[Any, Any], str] = {}
 _constructor = yaml.constructor.SafeConstructor()
 
 _TAG = "tag:yaml.org,2002:"
@@ -69,15 +95,22 @@ class YamlDocument:
     Positions are computed from the kept text the first time an error or finding needs one: a fleet of
     10,000 valid files then costs neither the time nor the memory of a million positions nobody reads.
     A scalar's position is its value's; a mapping's or list's is its key's (block collections begin a line later).
+    The loading walk records them anyway (cheaply, beside building the data) and keeps them packed, one bytes
+    object per file, so a check whose findings touch most files never parses the fleet a second time.
     """
 
     path: Path
     data: Any
     text: str = field(repr=False)
     label: str = ""
+    packed_positions: bytes = field(default=b"", repr=False, compare=False)
+    """`positions` as the loading walk recorded them (marshal of our own dict, never read from disk)."""
 
     @cached_property
     def positions(self) -> dict[PathKey, tuple[int, int]]:
+        if self.packed_positions:
+            found: dict[PathKey, tuple[int, int]] = marshal.loads(self.packed_positions)
+            return found
         walker = _Walker(self.label or str(self.path), record=True, check_text=False)
         walker.build(_compose(self.text, walker.name), ())
         return walker.positions
@@ -118,9 +151,9 @@ def load_yaml(path: Path, label: str | None = None) -> YamlDocument:
     """Load one YAML document (positions on demand); every problem is an InputError with file and line."""
     name = label or str(path)
     text = read_text(path, name)
-    walker = _Walker(name, record=False, check_text=_MAY_HOLD_CONTROL.search(text) is not None)
+    walker = _Walker(name, record=True, check_text=_MAY_HOLD_CONTROL.search(text) is not None)
     data = walker.build(_compose(text, name), ())
-    return YamlDocument(path=path, data=data, text=text, label=name)
+    return YamlDocument(path=path, data=data, text=text, label=name, packed_positions=marshal.dumps(walker.positions))
 
 
 def _compose(text: str, name: str) -> yaml.Node:

@@ -146,6 +146,10 @@ class Template:
     def functions(self) -> frozenset[str]:
         return frozenset().union(*(part.functions for part in self.parts if isinstance(part, Expression)))
 
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Expression))
+
     def render(self, context: cel.Context) -> str:
         out: list[str] = []
         for part in self.parts:

@@ -243,3 +243,140 @@ def _matching(items: list[Token], opening: int) -> int:
                 return index
     return len(items) - 1
 
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Of a map, only these keys are read (each as far as its own need says)."""
+
+    fields: Mapping[str, Need]
+
+
+@dataclass(frozen=True)
+class Elements:
+    """Of a list, only the count and, of each map element, these keys are read."""
+
+    keys: Keys
+
+
+Need = Keys | Elements | None
+"""What an expression reads of a bound value; None: all of it (compared, indexed, passed to a function...)."""
+
+
+def merge(one: Need, other: Need) -> Need:
+    """What two reads of one value need together."""
+    if isinstance(one, Keys) and isinstance(other, Keys):
+        fields = dict(one.fields)
+        for key, need in other.fields.items():
+            fields[key] = merge(fields[key], need) if key in fields else need
+        return Keys(fields)
+    if isinstance(one, Elements) and isinstance(other, Elements):
+        keys = merge(one.keys, other.keys)
+        return Elements(keys) if isinstance(keys, Keys) else None
+    return None
+
+
+def project(need: Need, value: Any) -> Any:
+    """`value` cut down to what `need` reads: list elements and map keys nobody reads are left out.
+
+    Why: converting a value into CEL costs about 2 us per string (the library tries the numeric types first),
+    and the lists rules iterate (namespaces, security groups, access entries) carry fields no rule reads.
+    Only maps reached by field selects and lists iterated by macros are cut; anything else stays whole, so
+    every read a rule makes finds the same value, and a missing key stays missing.
+    """
+    if need is None:
+        return value
+    if isinstance(need, Elements):
+        return [project(need.keys, item) for item in value] if type(value) is list else value
+    if type(value) is not dict:
+        return value
+    return {key: project(need.fields[key], item) for key, item in value.items() if key in need.fields}
+
+
+def needs(items: list[Token], names: frozenset[str]) -> dict[str, Need]:
+    """For each of `names` (bound list variables of a rewritten expression), what the expression reads of it.
+
+    A list read only by `size(x)` and by macros (`x.all(v, ...)`, `exists`, `exists_one`, `map`, and `filter`
+    inside `size()` or followed by another macro) whose variable is only field-selected (`v.a.b`, `has(v.a)`,
+    `v.a.all(w, ...)`) needs only those fields of its elements; any other read needs the whole value. A nested
+    macro reusing a variable name only adds fields (a superset is safe).
+    """
+    found: dict[str, Need] = {}
+    for index, token in enumerate(items):
+        if token.kind != "ident" or token.text not in names or (index and items[index - 1].text == "."):
+            continue
+        need = _list_use(items, index)
+        found[token.text] = merge(found[token.text], need) if token.text in found else need
+    return found
+
+
+def _list_use(items: list[Token], index: int) -> Need:
+    """What the value ending at `items[index]` (a name or a field) is read for, were it a list."""
+    in_size = index >= 2 and items[index - 1].text == "(" and items[index - 2].text == "size" and (
+        index < 3 or items[index - 3].text != ".")
+    if in_size and index + 1 < len(items) and items[index + 1].text == ")":
+        return Elements(Keys({}))
+    keys = Keys({})
+    position = index + 1
+    while True:
+        call = _macro_call(items, position)
+        if call is None:
+            return None
+        macro, variable, start, end = call
+        body = _variable_use(items, variable, start, end)
+        if body is None:
+            return None
+        merged = merge(keys, body)
+        if not isinstance(merged, Keys):
+            return None
+        keys = merged
+        if macro != "filter":
+            return Elements(keys)
+        position = end + 1
+        if in_size and position < len(items) and items[position].text == ")":
+            return Elements(keys)
+
+
+def _macro_call(items: list[Token], position: int) -> tuple[str, str, int, int] | None:
+    """`.macro(v, ...)` at `position`: (macro, v, index of the body, index of the closing parenthesis)."""
+    if position + 4 >= len(items) or items[position].text != "." or items[position + 1].text not in MACROS:
+        return None
+    if items[position + 2].text != "(" or items[position + 3].kind != "ident" or items[position + 4].text != ",":
+        return None
+    end = _matching(items, position + 2)
+    commas, depth = [], 0
+    for index in range(position + 3, end):
+        text = items[index].text
+        if text in "([{":
+            depth += 1
+        elif text in ")]}":
+            depth -= 1
+        elif text == "," and depth == 0:
+            commas.append(index)
+    macro = items[position + 1].text
+    if len(commas) == 2 and macro == "map":  # map(v, filter, transform), unless it is a two-variable form
+        if commas[1] - commas[0] == 2 and items[commas[0] + 1].kind == "ident":
+            return None
+    elif len(commas) != 1:
+        return None
+    return macro, items[position + 3].text, position + 5, end
+
+
+def _variable_use(items: list[Token], variable: str, start: int, end: int) -> Keys | None:
+    """What a macro body (`items[start:end]`) reads of its variable's value (a list element)."""
+    keys = Keys({})
+    for index in range(start, end):
+        token = items[index]
+        if token.kind != "ident" or token.text != variable or items[index - 1].text == ".":
+            continue
+        path, after = _chain(items, index)
+        if not path:
+            return None
+        need: Need = _list_use(items, after - 1) if _macro_call(items, after) is not None else None
+        for key in reversed(path):
+            need = Keys({key: need})
+        merged = merge(keys, need)
+        if not isinstance(merged, Keys):
+            return None
+        keys = merged
+    return keys

@@ -12,7 +12,7 @@ from typing import Any
 from gcloud.errors import InputError, Problem, SourceLocation
 from gcloud.localfs import display_path
 from gcloud.model import Fleet, TenantDocument, load_fleet
-from gcloud.model.fleet import parse_field_path
+from gcloud.model.fleet import gc_paused, parse_field_path
 from gcloud.model.yamlsrc import load_yaml
 
 from .evaluate import EVALUATION_BUDGET_SECONDS, Checker, Locator, Subject
@@ -53,8 +53,13 @@ def check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date,
     `views` replaces some tenants' effective specs (the live view: what the clouds hold, in the model's shape);
     their findings say so, and still point at the tenant file.
     """
+    with gc_paused():  # evaluation makes many short-lived acyclic objects; collections would walk the whole fleet
+        return _check_fleet(fleet, policies, today, budget, views or {})
+
+
+def _check_fleet(fleet: Fleet, policies: PolicySet, today: dt.date, budget: float,
+                 views: Mapping[str, Mapping[str, Any]]) -> CheckResult:
     checker = Checker(policies, fleet.platform_data, today, budget)
-    views = views or {}
     subjects = [dataclasses.replace(subject(doc), data=views[doc.name]) if doc.name in views else subject(doc)
                 for doc in fleet.tenants]
     result = checker.check(subjects, platform_locator(fleet.platform_path))

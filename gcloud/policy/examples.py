@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from gcloud.errors import SourceLocation
-from gcloud.model.effective import effective_spec, inbound_interconnects
+from gcloud.model.effective import effective_spec, interconnect_sides
 from gcloud.model.platform import Platform
 from gcloud.model.tenant import Tenant
 from gcloud.model.yamlsrc import load_yaml
@@ -92,8 +92,9 @@ def materialize(example: Example) -> tuple[list[dict[str, Any]], dict[str, Any],
     snippets = example.tenants if example.tenants is not None else [example.tenant]
     today = example.today or EXAMPLE_TODAY
     models = [_validated(Tenant, merge(reference("tenant"), snippet), "tenant") for snippet in snippets]
-    inbound = inbound_interconnects(models)  # as the fleet loader does: both ends of a flow see it
-    tenants = [effective_spec(tenant, platform, {}, inbound.get(tenant.metadata.name), today) for tenant in models]
+    sides = interconnect_sides(models)  # as the fleet loader does: both ends of a flow see it
+    tenants = [effective_spec(tenant, platform, {}, today=today, sides=sides.get(tenant.metadata.name))
+               for tenant in models]
     platform_data: dict[str, Any] = platform.model_dump(by_alias=True, mode="json")
     return tenants, platform_data, today
 
@@ -110,9 +111,7 @@ def run_example(policy: Policy, example: Example, kind: Kind, index: int) -> Exa
     roots: dict[str, Any] = {"platform": platform, "today": today.isoformat()}
     if policy.fleet:
         roots |= {"tenants": tenants, "usage": fleet_usage(platform, tenants)}
-    elif len(tenants) != 1:
-        return result(False, "a per-tenant policy's example has one `tenant`, not `tenants`")
-    else:
+    else:  # a per-tenant rule judges the first tenant; any others are the fleet it is loaded with
         roots["tenant"] = tenants[0]
         if not policy.applies_to(tenants[0]):
             return result(False, f"the example is outside the policy's scope ({policy.scope_text()})")

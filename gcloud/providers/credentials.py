@@ -24,6 +24,7 @@ API_TIMEOUT = float(os.environ.get("GOVCLOUD_API_TIMEOUT", "60"))
 _LOCK = threading.Lock()
 _OPENSTACK: dict[tuple[str, str], Connection] = {}
 _KUBERNETES: dict[tuple[str, str], ApiClient] = {}
+_SCOPED: dict[tuple[int, str], Connection] = {}
 
 _OPENSTACK_HINT = ("name the cloud in clouds.yaml and point OS_CLIENT_CONFIG_FILE at it "
                    "(for the sandbox: eval \"$(govcloud sandbox env)\")")
@@ -32,7 +33,8 @@ _KUBERNETES_HINT = ("add the context to the kubeconfig and point KUBECONFIG at i
 
 
 def openstack_connection(cloud: str) -> Connection:
-    """An admin connection to `cloud` from clouds.yaml (authenticates lazily, on the first call)."""
+    """govcloud's connection to `cloud` from clouds.yaml (authenticates lazily, on the first call): a cloud admin,
+    or the least-privilege domain manager of gcloud.privileges (then `in_project` for work inside a project)."""
     key = (cloud, os.environ.get("OS_CLIENT_CONFIG_FILE", ""))
     with _LOCK:
         cached = _OPENSTACK.get(key)
@@ -50,6 +52,25 @@ def openstack_connection(cloud: str) -> Connection:
                                      _OPENSTACK_HINT) from None
         _OPENSTACK[key] = conn
         return conn
+
+
+def in_project(conn: Connection, project_id: str) -> Connection:
+    """`conn` acting inside one project: itself when its token is project-scoped (an admin acts on any project by
+    id), else a connection of the same user scoped to `project_id`, cached per project.
+
+    govcloud's least-privilege user is domain-scoped for Keystone (gcloud.privileges); Neutron, Nova and Cinder
+    see a domain-scoped token as no project at all, so work inside a tenant's project needs a token of that project
+    (the user's inherited roles give it one). The first call authenticates once; later ones reuse the token.
+    """
+    auth = conn.config.config.get("auth") or {}
+    if not (auth.get("domain_id") or auth.get("domain_name")) or auth.get("project_id") or auth.get("project_name"):
+        return conn
+    key = (id(conn), project_id)
+    with _LOCK:
+        cached = _SCOPED.get(key)
+        if cached is None:
+            cached = _SCOPED[key] = conn.connect_as(project_id=project_id, domain_id="", domain_name="")
+        return cached
 
 
 def kubernetes_client(context: str) -> ApiClient:
@@ -116,3 +137,4 @@ def forget_clients() -> None:
     with _LOCK:
         _OPENSTACK.clear()
         _KUBERNETES.clear()
+        _SCOPED.clear()

@@ -1,8 +1,10 @@
 """OpenStack identity and quotas as Pulumi dynamic resources: project, groups, role assignments, quota sets.
 
-Every call is made with the admin identity of the cloud named in the resource (`cloud`), acting on the tenant's
-project by id. Creates adopt what an interrupted earlier run (or a create whose answer was lost) left behind
-(same name, same tenant tag) instead of failing on a duplicate; deletes treat "already gone" as done.
+Every call is made with govcloud's identity of the cloud named in the resource (`cloud`): Keystone calls with
+its own token (a domain manager's, or an admin's), quota calls with a token of the tenant's project
+(`project_connection`; gcloud.privileges says which roles that takes). Creates adopt what an interrupted earlier
+run (or a create whose answer was lost) left behind (same name, same tenant tag) instead of failing on a
+duplicate; deletes treat "already gone" as done.
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ T = TypeVar("T")
 
 
 def connection(props: Mapping[str, Any]) -> Connection:
+    """For Keystone: projects, groups, role assignments (a domain manager's token, or an admin's)."""
     return credentials.openstack_connection(str(props["cloud"]))
+
+
+def project_connection(props: Mapping[str, Any]) -> Connection:
+    """For work inside the tenant's project (`projectId`): its networks, security groups, quotas. (A router
+    interface recorded before it had `projectId` gets govcloud's own token, as then.)"""
+    if "projectId" not in props:
+        return connection(props)
+    return credentials.in_project(connection(props), str(props["projectId"]))
 
 
 def identity(conn: Connection) -> IdentityProxy:
@@ -121,6 +132,19 @@ def role_id(conn: Connection, role: str) -> str:
     return found_id
 
 
+def read_project(conn: Connection, project_id: str) -> Any | None:
+    """The Keystone project, None when it is gone. A domain manager asking for a project Keystone no longer has
+    is refused (403), not told 404: the policy cannot see the missing project's domain. So 403 counts as gone."""
+    def read() -> Any:
+        try:
+            return identity(conn).get_project(project_id)
+        except Exception as exc:
+            if status_of(exc) == 403:
+                return None
+            raise
+    return found(f"read project {project_id}", read)
+
+
 def _assignment_member(assignment: Any) -> dict[str, Any]:
     """A role assignment as a foreign member: who (group or user), which role."""
     who, kind = (assignment.group, "group") if assignment.group else (assignment.user or {}, "user")
@@ -193,7 +217,7 @@ class ProjectProvider(GovProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = inputs_of(props)
         conn = connection(p)
-        project = found(f"read project {id_}", lambda: identity(conn).get_project(id_))
+        project = read_project(conn, id_)
         if project is None:
             return ReadResult("", {})
         tags = list(project.tags or [])
@@ -203,15 +227,23 @@ class ProjectProvider(GovProvider):
                                 FOREIGN: self._foreign(conn, id_, p)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        conn = connection(inputs_of(_props))
+        p = inputs_of(_props)
+        conn = connection(p)
+        if read_project(conn, _id) is None:
+            return  # already gone (a domain manager's delete of a missing project is refused, not a 404)
         # Neutron creates a "default" security group in every project it sees; Keystone's delete leaves it
-        # behind. Remove it so a destroyed tenant leaves nothing. (Filtering the listing by project would make
-        # Neutron create one first, so filter here.)
-        defaults = with_retry("list default security groups",
-                              lambda: list(conn.network.security_groups(name="default")))
-        for group in (group for group in defaults if group.project_id == _id):
-            gone(f"delete default security group {group.id}",
-                 partial(conn.network.delete_security_group, group, ignore_missing=False))
+        # behind, and only an admin may delete it (Neutron's code checks is_admin; no policy grants it). So it
+        # is removed with the platform's cleanup cloud (an admin, for this one call) or with govcloud's own
+        # identity when that is an admin; a least-privilege identity without one leaves it (gcloud.privileges).
+        # Listed across projects and filtered here: a listing scoped to the project would make Neutron create
+        # one first.
+        admin = credentials.openstack_connection(str(p["cleanupCloud"])) if p.get("cleanupCloud") else conn
+        if credentials.in_project(admin, _id) is admin:
+            defaults = with_retry("list default security groups",
+                                  lambda: list(admin.network.security_groups(name="default")))
+            for group in (group for group in defaults if group.project_id == _id):
+                gone(f"delete default security group {group.id}",
+                     partial(admin.network.delete_security_group, group, ignore_missing=False))
         gone(f"delete project {_id}", lambda: identity(conn).delete_project(_id, ignore_missing=False))
 
 
@@ -258,6 +290,17 @@ class IdentityGroupProvider(GovProvider):
             gone(f"delete group {p['name']}", lambda: identity(conn).delete_group(_id, ignore_missing=False))
 
 
+def _grant(conn: Connection, project_id: str, group_id: str, role: str) -> None:
+    """Keystone's PUT of a group's role on a project. The SDK's proxy call drops a refusal (a domain manager
+    granting a role `domain_managed_target_role` does not list) without a word, so the answer is checked here."""
+    from openstack import exceptions
+
+    response = identity(conn).put(f"/projects/{project_id}/groups/{group_id}/roles/{role}")
+    exceptions.raise_from_response(response, error_message=(
+        f"Keystone refused the role {role} on project {project_id}: a domain manager may grant only the roles "
+        "Keystone's domain_managed_target_role lists (install gcloud/privileges/keystone-policy.yaml)"))
+
+
 class GroupRoleAssignmentProvider(GovProvider):
     """A Keystone role for a group on the tenant's project; every input identifies it, so any change replaces."""
 
@@ -269,7 +312,7 @@ class GroupRoleAssignmentProvider(GovProvider):
         conn = connection(p)
         found_role = role_id(conn, p["role"])
         with_retry(f"assign role {p['role']} to group {p['groupId']}",
-                   lambda: identity(conn).assign_project_role_to_group(p["projectId"], p["groupId"], found_role))
+                   lambda: _grant(conn, p["projectId"], p["groupId"], found_role))
         return CreateResult(f"{p['projectId']}:{p['groupId']}:{found_role}", {**p, "roleId": found_role})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -338,12 +381,12 @@ class QuotaProvider(GovProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = inputs_of(props)
-        self._write(connection(p), p, dict(p["quota"]))
+        self._write(project_connection(p), p, dict(p["quota"]))
         return CreateResult(f"{p['projectId']}/{p['service']}", p)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         old, p = inputs_of(_olds), inputs_of(_news)
-        conn = connection(p)
+        conn = project_connection(p)
         dropped = sorted(set(old.get("quota", {})) - set(p["quota"]))
         reset = {key: value for key, value in p.get("reset", {}).items() if key in dropped}
         values = {**self._service_defaults(conn, p, [key for key in dropped if key not in reset]), **reset}
@@ -352,14 +395,15 @@ class QuotaProvider(GovProvider):
 
     @staticmethod
     def _project_exists(conn: Connection, project_id: str) -> bool:
-        """Nova refuses quota calls for a project Keystone no longer knows (400), so ask Keystone first."""
-        return found(f"read project {project_id}", lambda: identity(conn).get_project(project_id)) is not None
+        """Nova refuses quota calls for a project Keystone no longer knows (400), so ask Keystone first. A domain
+        manager is refused (403) a project Keystone no longer has (`read_project`)."""
+        return read_project(conn, project_id) is not None
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = inputs_of(props)
-        conn = connection(p)
-        if not self._project_exists(conn, p["projectId"]):
+        if not self._project_exists(connection(p), p["projectId"]):
             return ReadResult("", {})
+        conn = project_connection(p)
         live = found(f"read {p['service']} quota", lambda: self._GET[p["service"]](conn, p["projectId"]))
         if live is None:
             return ReadResult("", {})
@@ -367,9 +411,9 @@ class QuotaProvider(GovProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         p = inputs_of(_props)
-        conn = connection(p)
-        if not self._project_exists(conn, p["projectId"]):
+        if not self._project_exists(connection(p), p["projectId"]):
             return  # the project went first (by hand): nothing is left to reset
+        conn = project_connection(p)
         gone(f"revert {p['service']} quota of project {p['projectId']}",
              lambda: self._REVERT[p["service"]](conn, p["projectId"]))
         # The tenant is leaving: its resources are gone (they depend on this quota, so they are deleted first);
@@ -381,11 +425,12 @@ class QuotaProvider(GovProvider):
 
 class Project(Resource, module="govcloud-openstack", name="Project"):
     def __init__(self, name: str, *, cloud: str, project_name: str, domain: str, description: str,
-                 tags: list[str], assignments: list[tuple[str, str]],
+                 tags: list[str], assignments: list[tuple[str, str]], cleanup_cloud: str | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        extra = {"cleanupCloud": cleanup_cloud} if cleanup_cloud else {}
         super().__init__(ProjectProvider(), name, {
             "cloud": cloud, "name": project_name, "domain": domain, "description": description, "tags": tags,
-            "enabled": True, "assignments": [list(pair) for pair in assignments]}, opts)
+            "enabled": True, "assignments": [list(pair) for pair in assignments], **extra}, opts)
 
 
 class IdentityGroup(Resource, module="govcloud-openstack", name="IdentityGroup"):

@@ -1,7 +1,8 @@
 """Neutron objects of a tenant as Pulumi dynamic resources: networks, subnets, router, interfaces, security groups.
 
-All are created by the admin identity inside the tenant's project (`project_id=...`), so they count against the
-tenant's quota and are visible to its members. A create first looks for the object it would make (by name in the
+All are created inside the tenant's project (`project_id=...`, with a token of that project when govcloud's
+identity is the least-privilege one of gcloud.privileges), so they count against the tenant's quota and are
+visible to its members. A create first looks for the object it would make (by name in the
 project; a subnet by its network and CIDR), which is what an interrupted run, or a create whose answer was lost,
 left behind, and adopts it; the project belongs to govcloud, so such an object in it is ours.
 
@@ -20,7 +21,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from .base import FOREIGN, GovProvider, inputs_of, keep_foreign, member
-from .openstack import connection, ensure, first, found, gone
+from .openstack import ensure, first, found, gone, project_connection
 from .retry import ProviderError, status_of, with_retry
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class _NeutronProvider(GovProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = inputs_of(props)
-        conn = connection(p)
+        conn = project_connection(p)
         thing = found(f"read {self.kind} {id_}", lambda: self._get(conn, id_))
         if thing is None:
             return ReadResult("", {})
@@ -56,7 +57,7 @@ class _NeutronProvider(GovProvider):
         return {}
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        conn = connection(inputs_of(_props))
+        conn = project_connection(inputs_of(_props))
         gone(f"delete {self.kind} {_id}", lambda: self._remove(conn, _id))
 
 
@@ -114,7 +115,7 @@ class _AdoptingProvider(_NeutronProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = inputs_of(props)
-        conn = connection(p)
+        conn = project_connection(p)
         outs = {**p, **self._computed(conn, p)}
         thing, created = ensure(f"create {self.kind} {self._label(p)}", first(lambda: self._find(conn, p)),
                                 lambda: self._create(conn, outs))
@@ -126,7 +127,7 @@ class _AdoptingProvider(_NeutronProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         p = inputs_of(_news)
-        conn = connection(p)
+        conn = project_connection(p)
         outs = {**p, **self._computed(conn, p)}
         self._write(conn, _id, outs)
         self._finish(conn, _id, outs)
@@ -256,11 +257,15 @@ class RouterInterfaceProvider(GovProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = inputs_of(props)
-        conn = connection(p)
+        conn = project_connection(p)
         ensure(f"attach subnet {p['subnetId']} to router {p['routerId']}",
                lambda: True if self._attached(conn, p) else None,
                lambda: conn.network.add_interface_to_router(p["routerId"], subnet=p["subnetId"]))
         return CreateResult(f"{p['routerId']}:{p['subnetId']}", p)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        """Only `projectId` can change in place (state written before it was an input): nothing to do."""
+        return UpdateResult(inputs_of(_news))
 
     @staticmethod
     def _attached(conn: Connection, p: Mapping[str, Any]) -> bool:
@@ -269,13 +274,13 @@ class RouterInterfaceProvider(GovProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         p = inputs_of(props)
-        conn = connection(p)
+        conn = project_connection(p)
         attached = with_retry(f"list ports of router {p['routerId']}", lambda: self._attached(conn, p))
         return ReadResult(id_, p) if attached else ReadResult("", {})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         p = inputs_of(_props)
-        conn = connection(p)
+        conn = project_connection(p)
         gone(f"detach subnet {p['subnetId']} from router {p['routerId']}",
              lambda: conn.network.remove_interface_from_router(p["routerId"], subnet=p["subnetId"]))
 
@@ -403,7 +408,7 @@ class SecurityGroupRuleProvider(_NeutronProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         p = inputs_of(props)
-        conn = connection(p)
+        conn = project_connection(p)
         attrs = self._attrs(p)
         rule: Any
         try:
@@ -459,10 +464,10 @@ class Router(Resource, module="govcloud-openstack", name="Router"):
 
 
 class RouterInterface(Resource, module="govcloud-openstack", name="RouterInterface"):
-    def __init__(self, name: str, *, cloud: str, router_id: pulumi.Input[str], subnet_id: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, *, cloud: str, project_id: pulumi.Input[str], router_id: pulumi.Input[str],
+                 subnet_id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RouterInterfaceProvider(), name, {
-            "cloud": cloud, "routerId": router_id, "subnetId": subnet_id}, opts)
+            "cloud": cloud, "projectId": project_id, "routerId": router_id, "subnetId": subnet_id}, opts)
 
 
 class SecurityGroup(Resource, module="govcloud-openstack", name="SecurityGroup"):

@@ -15,7 +15,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from gcloud.model import Fleet, Platform, Tenant, TenantDocument, crosscheck
-from gcloud.model.effective import effective_quota, effective_spec
+from gcloud.model.effective import effective_quota, effective_spec, sides_of
 from gcloud.model.quantity import format_quantity, parse_quantity
 from gcloud.model.tenant import KubernetesSpec
 from gcloud.policy.check import check_fleet
@@ -34,7 +34,7 @@ def substitute(fleet: Fleet, tenant: Tenant) -> Fleet:
     old = fleet.get(tenant.metadata.name)
     openstack = old.effective["spec"].get("openstack") or {}
     cidrs = {net["name"]: IPv4Network(net["cidr"]) for net in openstack.get("networks") or [] if net.get("cidr")}
-    effective = effective_spec(tenant, fleet.platform, cidrs, old.effective.get("inboundInterconnects"))
+    effective = effective_spec(tenant, fleet.platform, cidrs, sides=sides_of(old.effective))
     new = TenantDocument(tenant, old.source, old.label, effective)
     return dataclasses.replace(fleet, tenants=[new if doc.name == new.name else doc for doc in fleet.tenants])
 

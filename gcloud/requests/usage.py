@@ -74,6 +74,7 @@ def openstack_usage(conn: Connection, project: str, domain: str, keys: list[Quot
         return {key.key: 0 for key in keys}
     used: dict[str, dict[str, Any]] = {}
     services = {key.service for key in keys}
+    conn = credentials.in_project(conn, str(found.id))
     if "compute" in services:
         used["compute"] = dict(conn.compute.get_quota_set(found.id, usage=True).usage or {})
     if "blockStorage" in services:

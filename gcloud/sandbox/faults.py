@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import yaml
 
 from gcloud.sandbox.openstack_catalog import admin_connection
-from gcloud.sandbox.openstack_config import CLOUD_NAME, OpenStackLayout
+from gcloud.sandbox.openstack_config import ADMIN_CLOUD_NAME, CLOUD_NAME, OpenStackLayout
 from gcloud.sandbox.toxiproxy import Toxiproxy, ToxiproxyBinary, ToxiproxyServer
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ def _layout(sandbox: Sandbox) -> OpenStackLayout:
     """The sandbox's OpenStack wiring, with the admin password its clouds.yaml holds."""
     half = sandbox.openstack
     clouds = yaml.safe_load(half.clouds_yaml.read_text(encoding="utf-8"))
-    return OpenStackLayout(half.dirs, half.ports, bool(half.full), clouds["clouds"][CLOUD_NAME]["auth"]["password"])
+    return OpenStackLayout(half.dirs, half.ports, bool(half.full),
+                           clouds["clouds"][ADMIN_CLOUD_NAME]["auth"]["password"])
 
 
 def _upstreams(sandbox: Sandbox) -> dict[str, str]:
@@ -95,9 +96,9 @@ def start(sandbox: Sandbox, folder: Path, offset: int, seed: int) -> FaultyCloud
         proxy.create(name, ports[name], upstream)
     _register_region(_layout(sandbox), ports)
     clouds = yaml.safe_load(sandbox.openstack.clouds_yaml.read_text(encoding="utf-8"))
-    entry = clouds["clouds"][CLOUD_NAME]
-    entry["auth"]["auth_url"] = f"http://127.0.0.1:{ports['keystone']}/v3"
-    entry["region_name"] = REGION
+    for entry in clouds["clouds"].values():  # govcloud's user and the admin of platform.yaml's cleanupCloud
+        entry["auth"]["auth_url"] = f"http://127.0.0.1:{ports['keystone']}/v3"
+        entry["region_name"] = REGION
     clouds_yaml = folder / "clouds.yaml"
     clouds_yaml.write_text(yaml.safe_dump(clouds, sort_keys=False), encoding="utf-8")
     clouds_yaml.chmod(0o600)

@@ -9,7 +9,10 @@ RBAC decisions as a department's user would meet them.
 
 State (`SandboxDirs`): `etc/kubeconfig` (context `gov-k8s`, the name the example platform.yaml uses),
 `etc/pki/`, `data/etcd/`, `logs/<service>.log`, `run/<service>.pid` and `run/kubernetes.json` (the port offset,
-so a later status/down/env in the same directory finds the same ports).
+so a later status/down/env in the same directory finds the same ports). The API server runs as a level-3 cloud's
+must: audited (`etc/audit-policy.yaml`, `logs/kube-apiserver-audit.log` kept 180 days) and with Secrets encrypted
+in etcd (`etc/encryption-config.yaml`, aescbc, 0600); its flags are also written to `etc/kube-apiserver.args`,
+where `govcloud doctor --mlps` reads them as it would a control-plane node's static-pod manifest.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import datetime
 import functools
 import ipaddress
 import json
+import os
+import secrets
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from cryptography import x509
@@ -33,6 +39,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gcloud.errors import EnvironmentProblem
+from gcloud.privileges import (
+    SERVICE_ACCOUNT,
+    SERVICE_ACCOUNT_NAMESPACE,
+    SERVICE_ACCOUNT_USER,
+    kubernetes_rbac_for,
+    object_path,
+)
 from gcloud.sandbox import process
 from gcloud.sandbox.kube_build import KubeBinaries
 from gcloud.sandbox.process import LOOPBACK, Progress, SandboxDirs, ServiceStatus
@@ -40,6 +53,10 @@ from gcloud.sandbox.process import LOOPBACK, Progress, SandboxDirs, ServiceStatu
 CONTEXT = "gov-k8s"
 """Context (and cluster) name in the kubeconfig: the cluster the example platform.yaml names."""
 ADMIN_USER = "govcloud-admin"
+KUBERNETES_ROLES = ("admin", "edit", "view")
+"""The ClusterRoles the example platform.yaml's role mapping names: govcloud's ClusterRole may bind these."""
+TOKEN_SECONDS = 365 * 24 * 3600
+"""govcloud's ServiceAccount token, minted at each `up` (the API server's own maximum applies if lower)."""
 SERVICE_CIDR = "10.96.0.0/16"
 """Service cluster IPs: outside the example platform's tenant pool (10.16.0.0/12) and admin network."""
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -56,6 +73,30 @@ CERT_DAYS = 3650
 GO_ENV = {"GOGC": "50"}
 """Collect garbage sooner: about 35 MB less resident for kube-apiserver, at idle CPU cost only."""
 START_TIMEOUT = 120.0
+AUDIT_LOG_MAXAGE_DAYS = 180
+"""Audit logs kept 180 days: the six months of network logs the Cybersecurity Law (art. 21) asks for."""
+AUDIT_POLICY = """\
+# The sandbox API server's audit policy (govcloud doctor --mlps reads it through --audit-policy-file).
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None                      # probes, not user behaviour
+    nonResourceURLs: [/healthz*, /readyz*, /livez*, /version]
+  - level: None                      # the controllers' own reads and watches (their writes are kept)
+    userGroups: [system:serviceaccounts:kube-system]
+    verbs: [get, list, watch]
+  - level: None                      # the API server's own loopback reads (its bootstrap writes are kept)
+    users: [system:apiserver, system:kube-controller-manager]
+    verbs: [get, list, watch]
+  - level: Metadata                  # who touched which secret, never its value
+    resources:
+      - {group: "", resources: [secrets, configmaps, serviceaccounts/token]}
+      - {group: authentication.k8s.io, resources: [tokenreviews]}
+  - level: Request                   # every change, with what was asked
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: Metadata                  # every other read, by everyone
+"""
 
 
 @dataclass(frozen=True)
@@ -230,7 +271,13 @@ class KubernetesSandbox:
 
     @property
     def kubeconfig(self) -> Path:
+        """govcloud's own kubeconfig: its ServiceAccount's token (gcloud.privileges), context `gov-k8s`."""
         return self.dirs.etc / "kubeconfig"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        """The cluster admin's (system:masters), for the sandbox itself and for tests looking from outside."""
+        return self.dirs.etc / "admin.kubeconfig"
 
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
@@ -250,12 +297,16 @@ class KubernetesSandbox:
                 hint="run `govcloud sandbox down` first, or use the same port offset",
             )
         if len(running) == len(SERVICES) and self._ready(APISERVER) and self._ready(CONTROLLER_MANAGER):
+            if not self.admin_kubeconfig.exists():  # a sandbox started by a govcloud before least privilege
+                self._write_kubeconfigs()
+                self._grant_govcloud()
             return
         self.install(progress)
         self.dirs.ensure()
         self._write_offset()
         self.pki.ensure()
         self._write_kubeconfigs()
+        self.write_apiserver_files()
         for service in SERVICES:
             if process.read_pid(self.dirs, service) is not None:
                 continue
@@ -267,7 +318,9 @@ class KubernetesSandbox:
                                timeout=START_TIMEOUT)
         progress("waiting for the controller manager to create the default ServiceAccount")
         process.wait_until(self.dirs, CONTROLLER_MANAGER, self._controllers_working, timeout=START_TIMEOUT)
-        progress(f"Kubernetes sandbox up: KUBECONFIG={self.kubeconfig} (context {CONTEXT})")
+        self._grant_govcloud()
+        progress(f"Kubernetes sandbox up: KUBECONFIG={self.kubeconfig} (context {CONTEXT}, "
+                 f"user {SERVICE_ACCOUNT_USER})")
 
     def down(self) -> list[str]:
         """Stop the recorded processes, newest first; the names of those that were running."""
@@ -304,6 +357,41 @@ class KubernetesSandbox:
     # internals -----------------------------------------------------------------------------------------------
 
     @property
+    def apiserver_args_file(self) -> Path:
+        """The API server's flags, one a line, as it was started (what `doctor --mlps` reads, like a manifest)."""
+        return self.dirs.etc / f"{APISERVER}.args"
+
+    @property
+    def audit_policy_file(self) -> Path:
+        return self.dirs.etc / "audit-policy.yaml"
+
+    @property
+    def encryption_config_file(self) -> Path:
+        return self.dirs.etc / "encryption-config.yaml"
+
+    @property
+    def etcd_endpoint(self) -> str:
+        return self._endpoint(ETCD)
+
+    def write_apiserver_files(self) -> None:
+        """Audit policy, encryption config (a new key only when none exists: the old one decrypts the store), flags."""
+        self.audit_policy_file.write_text(AUDIT_POLICY)
+        if not self.encryption_config_file.exists():
+            key = base64.b64encode(secrets.token_bytes(32)).decode()
+            config = {
+                "apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
+                "resources": [{"resources": ["secrets"], "providers": [
+                    {"aescbc": {"keys": [{"name": "key1", "secret": key}]}},
+                    {"identity": {}},  # reads what was stored before encryption was on; never used to write
+                ]}],
+            }
+            fd = os.open(self.encryption_config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(yaml.safe_dump(config, sort_keys=False))
+        self.encryption_config_file.chmod(0o600)
+        self.apiserver_args_file.write_text("\n".join(self._argv(APISERVER)[1:]) + "\n")
+
+    @property
     def _state_file(self) -> Path:
         return self.dirs.run / "kubernetes.json"
 
@@ -329,18 +417,22 @@ class KubernetesSandbox:
         return f"https://{LOOPBACK}:{self.ports.controller_manager}/healthz"
 
     def _write_kubeconfigs(self) -> None:
-        self._write_kubeconfig(self.kubeconfig, ADMIN_USER, "admin", embed=True)
+        self._write_kubeconfig(self.admin_kubeconfig, ADMIN_USER, "admin", embed=True)
         self._write_kubeconfig(self.dirs.etc / f"{CONTROLLER_MANAGER}.kubeconfig", CONTROLLER_MANAGER,
                                CONTROLLER_MANAGER, embed=False)
 
-    def _write_kubeconfig(self, path: Path, user: str, cert_name: str, *, embed: bool) -> None:
-        """Write a kubeconfig with one context `gov-k8s`; `embed` puts certificates inline (portable file)."""
+    def _write_kubeconfig(self, path: Path, user: str, cert_name: str, *, embed: bool, token: str = "") -> None:
+        """Write a kubeconfig with one context `gov-k8s`; `embed` puts certificates inline (portable file); a
+        `token` authenticates instead of a client certificate."""
         def pem(file: Path) -> str:
             return base64.b64encode(file.read_bytes()).decode()
 
         cluster: dict[str, str] = {"server": self._server}
         identity: dict[str, str] = {}
-        if embed:
+        if token:
+            cluster["certificate-authority-data"] = pem(self.pki.cert("ca"))
+            identity = {"token": token}
+        elif embed:
             cluster["certificate-authority-data"] = pem(self.pki.cert("ca"))
             identity = {"client-certificate-data": pem(self.pki.cert(cert_name)),
                         "client-key-data": pem(self.pki.key(cert_name))}
@@ -394,6 +486,11 @@ class KubernetesSandbox:
                 "--enable-admission-plugins=NodeRestriction",  # on top of the default set (ResourceQuota, ...)
                 "--profiling=false",
                 f"--cert-dir={self.dirs.data / 'apiserver-certs'}",
+                f"--audit-policy-file={self.audit_policy_file}",
+                f"--audit-log-path={self.dirs.logs / (APISERVER + '-audit.log')}",
+                f"--audit-log-maxage={AUDIT_LOG_MAXAGE_DAYS}", "--audit-log-maxbackup=10",
+                "--audit-log-maxsize=100",
+                f"--encryption-provider-config={self.encryption_config_file}",
             ]
         kubeconfig = str(self.dirs.etc / f"{CONTROLLER_MANAGER}.kubeconfig")
         return [
@@ -416,6 +513,32 @@ class KubernetesSandbox:
             return self._get("/readyz") is not None
         url = f"https://{LOOPBACK}:{self.ports.controller_manager}/healthz"
         return _https_ok(url, ssl_context=_insecure()) is not None
+
+    def _grant_govcloud(self) -> None:
+        """govcloud's ServiceAccount and ClusterRole (server-side applied as the admin), and its kubeconfig with a
+        fresh token: govcloud never runs as cluster-admin here."""
+        for manifest in kubernetes_rbac_for(KUBERNETES_ROLES):
+            self._admin_call("PATCH", object_path(manifest), manifest, content_type="application/apply-patch+yaml",
+                             query="?fieldManager=govcloud-sandbox&force=true")
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                   "spec": {"expirationSeconds": TOKEN_SECONDS}}
+        answer = self._admin_call("POST", f"/api/v1/namespaces/{SERVICE_ACCOUNT_NAMESPACE}/serviceaccounts/"
+                                  f"{SERVICE_ACCOUNT}/token", request)
+        self._write_kubeconfig(self.kubeconfig, SERVICE_ACCOUNT, "", embed=True, token=str(answer["status"]["token"]))
+
+    def _admin_call(self, method: str, path: str, body: dict[str, Any], *, content_type: str = "application/json",
+                    query: str = "") -> dict[str, Any]:
+        context = ssl.create_default_context(cafile=str(self.pki.cert("ca")))
+        context.load_cert_chain(str(self.pki.cert("admin")), str(self.pki.key("admin")))
+        request = urllib.request.Request(self._server + path + query, data=json.dumps(body).encode(), method=method,
+                                         headers={"Content-Type": content_type, "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:  # loopback only
+                answer: dict[str, Any] = json.loads(response.read())
+                return answer
+        except urllib.error.HTTPError as err:
+            raise EnvironmentProblem(f"the sandbox API server refused {method} {path}: {err.code} "
+                                     f"{err.read()[:300].decode(errors='replace')}") from None
 
     def _controllers_working(self) -> bool:
         return self._get("/api/v1/namespaces/default/serviceaccounts/default") is not None

@@ -212,6 +212,7 @@ class OpenStackSandbox:
             self._start_api(layout, layout.keystone, progress)
             conn = catalog.admin_connection(layout)
             created = catalog.ensure_roles(conn)
+            catalog.ensure_govcloud_user(conn, layout.govcloud_password)
             catalog.register_services(conn, layout)
             progress("catalog registered" + (f" (roles created: {', '.join(created)})" if created else ""))
             _results(started)
@@ -240,6 +241,8 @@ class OpenStackSandbox:
         created = catalog.ensure_roles(catalog.admin_connection(layout))  # roles a newer govcloud needs
         if created:
             progress(f"roles created: {', '.join(created)}")
+        if catalog.ensure_govcloud_user(catalog.admin_connection(layout), layout.govcloud_password):
+            progress("govcloud's least-privilege user created")
         if new:  # glance, when a sandbox built API-only runs --full for the first time
             inits = layout.service_inits()
             for api in new:

@@ -18,6 +18,7 @@ from keystoneauth1.identity import v3
 from openstack.identity.v3._proxy import Proxy as IdentityV3
 
 from gcloud.errors import EnvironmentProblem
+from gcloud.privileges import DOMAIN_ROLE, OPENSTACK_USER, PROJECT_ROLES
 from gcloud.sandbox.openstack_config import (
     EXTERNAL_CIDR,
     EXTERNAL_NETWORK,
@@ -54,6 +55,23 @@ def ensure_roles(conn: openstack.connection.Connection) -> list[str]:
     for name in missing:
         identity.create_role(name=name)
     return missing
+
+
+def ensure_govcloud_user(conn: openstack.connection.Connection, password: str) -> bool:
+    """govcloud's own least-privilege user (gcloud.privileges) with its domain and inherited project roles;
+    whether it was created now (a sandbox built by an older govcloud gets it at its next `up`)."""
+    identity = _identity(conn)
+    user = next(iter(identity.users(name=OPENSTACK_USER, domain_id="default")), None)
+    created = user is None
+    if user is None:
+        user = identity.create_user(name=OPENSTACK_USER, domain_id="default", password=password,
+                                    description="govcloud's provisioning identity (no admin role)")
+    # an existing user keeps its password: changing it would revoke every token issued in the same second
+    roles = {role.name: role for role in identity.roles()}
+    identity.assign_domain_role_to_user("default", user, roles[DOMAIN_ROLE])
+    for name in PROJECT_ROLES:
+        identity.assign_domain_role_to_user("default", user, roles[name], inherited=True)
+    return created
 
 
 def register_services(conn: openstack.connection.Connection, layout: OpenStackLayout,

@@ -7,6 +7,8 @@ render every file without a venv. The settings are the measured ones of the shar
 from __future__ import annotations
 
 import grp
+import hashlib
+import hmac
 import json
 import os
 import pwd
@@ -17,17 +19,20 @@ from pathlib import Path
 import yaml
 
 from gcloud.guardrails import LOCKED_ROLE, neutron_policy_file
+from gcloud.privileges import OPENSTACK_USER, PROVISIONER_ROLE, policy_file
 from gcloud.sandbox.process import LOOPBACK, SandboxDirs
 
 CLOUD_NAME = "gov-east"
-"""The clouds.yaml entry; the example platform.yaml names this cloud."""
+"""The clouds.yaml entry of govcloud's own user; the example platform.yaml names this cloud."""
+ADMIN_CLOUD_NAME = "gov-east-admin"
+"""The clouds.yaml entry of the cloud admin (platform.yaml's `cleanupCloud`)."""
 REGION = "RegionOne"
 SERVICE_PROJECT = "service"
 EXTERNAL_NETWORK = "gov-extranet"
 EXTERNAL_PHYSNET = "extranet"
 EXTERNAL_CIDR = "172.24.4.0/24"
 """Where router gateways get their address (devstack's public range; outside the tenants' 10.16.0.0/12)."""
-TENANT_ROLES: tuple[str, ...] = ("manager", "member", "reader", LOCKED_ROLE)
+TENANT_ROLES: tuple[str, ...] = ("manager", "member", "reader", LOCKED_ROLE, PROVISIONER_ROLE)
 """Keystone roles the platform's role mapping names (admin -> manager, member, reader), and the marker role of
 level-3 tenants' groups that the Neutron guardrails read."""
 HOST = "govcloud-sandbox"
@@ -314,14 +319,28 @@ class OpenStackLayout:
             files["glance"] = ("glance-api-paste.ini",)
         return files
 
+    @property
+    def govcloud_password(self) -> str:
+        """govcloud's own user's password, derived from the admin's so the sandbox keeps one secret file."""
+        return hmac.new(self.password.encode(), b"govcloud-user", hashlib.sha256).hexdigest()
+
     def render_clouds_yaml(self) -> str:
-        document = {"clouds": {CLOUD_NAME: {
-            "auth": {
-                "auth_url": self.auth_url, "username": "admin", "password": self.password,
-                "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default",
+        """Two entries: `gov-east`, govcloud's least-privilege user (a domain manager, gcloud.privileges), which
+        platform.yaml names, and `gov-east-admin`, the cloud admin, for the one call Neutron reserves to an admin
+        (a destroyed project's default security group) and for tests that look at the cloud from outside."""
+        common = {"auth_url": self.auth_url, "user_domain_name": "Default"}
+        document = {"clouds": {
+            CLOUD_NAME: {
+                "auth": {**common, "username": OPENSTACK_USER, "password": self.govcloud_password,
+                         "domain_name": "Default"},
+                "region_name": REGION, "interface": "public", "identity_api_version": 3,
             },
-            "region_name": REGION, "interface": "public", "identity_api_version": 3,
-        }}}
+            ADMIN_CLOUD_NAME: {
+                "auth": {**common, "username": "admin", "password": self.password, "project_name": "admin",
+                         "project_domain_name": "Default"},
+                "region_name": REGION, "interface": "public", "identity_api_version": 3,
+            },
+        }}
         return yaml.safe_dump(document, sort_keys=False)
 
     def _db(self, name: str) -> dict[str, str]:
@@ -355,6 +374,12 @@ class OpenStackLayout:
             # Keystone's own cache, as every production Keystone runs it (there with memcached): without it each
             # token it validates re-reads the user's effective role assignments from the database.
             "cache": {"enabled": "true", "backend": "dogpile.cache.memory"},
+            # A level-3 cloud's login rules (GB/T 22239-2019 8.1.4.1 a, b; `govcloud doctor --mlps` reads them):
+            # a user is locked for 30 minutes after 5 wrong passwords, and a password lasts 90 days. Both are per
+            # user, and no test guesses a password; a password's expiry is fixed when it is set.
+            "security_compliance": {"lockout_failure_attempts": "5", "lockout_duration": "1800",
+                                    "password_expires_days": "90"},
+            "oslo_policy": {"policy_file": str(policy_file("keystone"))},
         })
 
     def _neutron_conf(self) -> str:
@@ -404,6 +429,7 @@ class OpenStackLayout:
             "keystone_authtoken": self._authtoken("nova"),
             "placement": self._authtoken("placement", www=False),
             "neutron": self._authtoken("neutron", www=False),
+            "oslo_policy": {"policy_file": str(policy_file("nova"))},
         })
 
     def _cinder_conf(self) -> str:
@@ -421,11 +447,15 @@ class OpenStackLayout:
             "fake": {
                 "volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
                 "volume_backend_name": "fake",
+                # deleted volumes are wiped whole (GB/T 22239-2019 8.1.4.10 b, 8.2.4.7 a): cinder-volume reads the
+                # backend's own section (then [backend_defaults]), not [DEFAULT]
+                "volume_clear": "zero", "volume_clear_size": "0",
             },
             "database": self._db("cinder"),
             "oslo_concurrency": {"lock_path": str(data / "lock")},
             "oslo_messaging_notifications": {"driver": "noop"},
             "keystone_authtoken": self._authtoken("cinder"),
+            "oslo_policy": {"policy_file": str(policy_file("cinder"))},
         })
 
     def _glance_conf(self) -> str:

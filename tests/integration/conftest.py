@@ -20,7 +20,7 @@ import openstack.config
 import openstack.connection
 import pytest
 
-from gcloud.sandbox.openstack_config import CLOUD_NAME
+from gcloud.sandbox.openstack_config import ADMIN_CLOUD_NAME, CLOUD_NAME
 from gcloud.sandbox.sandbox import Sandbox, UpReport
 
 TEST_PORT_OFFSET = int(os.environ.get("GOVCLOUD_TEST_PORT_OFFSET", "4000"))
@@ -50,7 +50,9 @@ class SandboxInfo:
 
     @property
     def kubeconfig(self) -> Path:
-        return self.sandbox.kubernetes.kubeconfig
+        """The cluster admin's kubeconfig, for tests that look at the cluster from outside (govcloud runs as its
+        ServiceAccount: `env` names that one)."""
+        return self.sandbox.kubernetes.admin_kubeconfig
 
     @property
     def env(self) -> dict[str, str]:
@@ -58,9 +60,10 @@ class SandboxInfo:
         return self.sandbox.env()
 
     def openstack_admin(self) -> openstack.connection.Connection:
-        """A new admin connection, configured from the generated clouds.yaml as any client would be."""
+        """A new cloud-admin connection (clouds.yaml's admin entry; govcloud itself runs as `cloud`, its
+        least-privilege user), configured from the generated clouds.yaml as any client would be."""
         config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml)], load_envvars=False)
-        return openstack.connection.Connection(config=config.get_one(cloud=CLOUD_NAME))
+        return openstack.connection.Connection(config=config.get_one(cloud=ADMIN_CLOUD_NAME))
 
 
 @pytest.fixture(scope="session")

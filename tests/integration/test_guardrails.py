@@ -34,6 +34,7 @@ from openstack import exceptions as os_errors
 from gcloud.engine.runner import StackJob, run_stacks
 from gcloud.engine.settings import EngineSettings
 from gcloud.engine.stack import list_stacks
+from gcloud.privileges import SERVICE_ACCOUNT_USER
 from gcloud.providers import credentials
 from gcloud.providers.retry import poll
 from tests.integration.identities import CONTEXT, as_identity, keystone_member
@@ -158,7 +159,8 @@ def test_the_policies_are_made_with_the_identity_the_cluster_names(ws: Path, gov
     assert names == bound == {f"govcloud-{TENANT}-{what}" for what in ("images", "managed", "rolebindings",
                                                                        "namespaces")}
     managed = admission.read_validating_admission_policy(f"govcloud-{TENANT}-managed")
-    assert '"govcloud-admin"' in managed.spec.validations[0].expression  # asked of the cluster, not configured
+    # asked of the cluster, not configured: govcloud's ServiceAccount
+    assert f'"{SERVICE_ACCOUNT_USER}"' in managed.spec.validations[0].expression
     for policy in admission.list_validating_admission_policy(label_selector=f"govcloud.io/tenant={TENANT}").items:
         checking = policy.status.type_checking if policy.status else None
         assert not (checking and checking.expression_warnings), (policy.metadata.name, checking)

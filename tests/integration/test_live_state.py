@@ -33,10 +33,6 @@ PATHS = tuple(f"tenants/{name}.yaml" for name in TENANTS)
 @pytest.fixture(scope="module")
 def ws(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     with workspace_for(sandbox, tmp_path_factory.mktemp("live")) as workspace:
-        # sjj's security group also admits czj's app network under the interconnect; past its expiry that is a
-        # fleet-wide finding (GOV-NET-014) that would stop the whole run: this story tests the Kubernetes side
-        workspace.edit("sjj", '          - {direction: ingress, protocol: tcp, ports: "443", remoteCidr: '
-                              '10.20.1.0/24}   # czj app: interconnect CHG-2026-0042\n', "")
         code, report, stderr = workspace.cli_json("apply", *PATHS, "--yes")
         assert code == 0, stderr[-3000:]
         assert {t["tenant"]: t["status"] for t in report["tenants"]} == dict.fromkeys(TENANTS, "ok")

@@ -21,10 +21,12 @@ from gcloud.providers import openstack_network as onet
 from gcloud.providers.base import PROVIDER_KEY
 from gcloud.providers.conventions import project_tags
 from gcloud.providers.retry import ProviderError
+from gcloud.sandbox.openstack_config import ADMIN_CLOUD_NAME
 
 pytestmark = pytest.mark.integration
 
 CLOUD = "gov-east"
+"""govcloud's least-privilege user (gcloud.privileges); ADMIN_CLOUD_NAME is the admin of `cleanupCloud`."""
 CONTEXT = "gov-k8s"
 
 
@@ -66,7 +68,7 @@ def project(admin: openstack.connection.Connection, tenant: str) -> Iterator[tup
     """A tenant project made by the provider, removed (idempotently) at the end."""
     provider = ostack.ProjectProvider()
     props = {"cloud": CLOUD, "name": tenant, "domain": "Default", "description": "市测试局",
-             "tags": project_tags(tenant, "0" * 64), "enabled": True}
+             "tags": project_tags(tenant, "0" * 64), "enabled": True, "cleanupCloud": ADMIN_CLOUD_NAME}
     created = provider.create(dict(props))
     yield created.id, state(props, created.outs)
     provider.delete(created.id, state(props, created.outs))
@@ -75,7 +77,7 @@ def project(admin: openstack.connection.Connection, tenant: str) -> Iterator[tup
 def test_project_lifecycle(admin: openstack.connection.Connection, tenant: str) -> None:
     provider = ostack.ProjectProvider()
     props = {"cloud": CLOUD, "name": tenant, "domain": "Default", "description": "市财政局",
-             "tags": project_tags(tenant, "a" * 64), "enabled": True}
+             "tags": project_tags(tenant, "a" * 64), "enabled": True, "cleanupCloud": ADMIN_CLOUD_NAME}
     created = provider.create(dict(props))
     live = admin.identity.get_project(created.id)
     assert (live.name, live.description, live.domain_id) == (tenant, "市财政局", "default")
@@ -249,7 +251,7 @@ def test_network_subnet_router_interface(admin: openstack.connection.Connection,
     with pytest.raises(ProviderError, match="'no-such-net'"):
         routers.update(router.id, r_state, {**r_props, "externalNetwork": "no-such-net"})
 
-    i_props = {"cloud": CLOUD, "routerId": router.id, "subnetId": sub.id}
+    i_props = {"cloud": CLOUD, "projectId": project_id, "routerId": router.id, "subnetId": sub.id}
     iface = interfaces.create(dict(i_props))
     assert interfaces.create(dict(i_props)).id == iface.id  # already attached: fine
     ports = list(admin.network.ports(device_id=router.id, device_owner="network:router_interface"))
@@ -299,8 +301,11 @@ def test_security_group_default_egress_and_rules(admin: openstack.connection.Con
     any_rule = rules.create(dict(any_props))
     assert admin.network.get_security_group_rule(any_rule.id).protocol is None
 
-    admin.network.create_security_group_rule(security_group_id=group.id, direction="egress", ethertype="IPv4")
-    drifted = groups.read(group.id, g_state)  # someone put allow-all egress back by hand
+    # someone in the project put allow-all egress back by hand (a rule an admin adds is owned by the admin's
+    # project: govcloud's least-privilege user sees it but cannot delete it, gcloud.privileges)
+    in_project = credentials.in_project(credentials.openstack_connection(CLOUD), project_id)
+    in_project.network.create_security_group_rule(security_group_id=group.id, direction="egress", ethertype="IPv4")
+    drifted = groups.read(group.id, g_state)
     assert drifted.outs is not None and drifted.outs["removeDefaultEgress"] is False
     groups.update(group.id, {**drifted.outs, PROVIDER_KEY: "x"}, {**g_props, PROVIDER_KEY: "x"})
     assert _default_egress(admin, group.id) == set()

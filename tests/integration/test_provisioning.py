@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gcloud.stacks.openstack_args import rule_args
 from kubernetes import client as k8s_client
 from kubernetes.utils import parse_quantity
 from openstack import exceptions as openstack_errors
@@ -374,9 +375,14 @@ def test_removing_a_network_deletes_only_it(applied: dict[str, Any], ws: Workspa
     ws.edit("czj", "      - {name: db, cidr: 10.20.2.0/24}\n", "")
 
     prepared = ws.prepare()
-    assert {s.name for s in prepared.selection if s.change is not Change.UNCHANGED} == {"czj"}
-    done = outcomes(run.apply(prepared, ws.settings(), parallel=4))["czj"]
+    # sjj admits czj's subnets under the interconnect both agreed: the db subnet's rule goes with the network
+    assert {s.name for s in prepared.selection if s.change is not Change.UNCHANGED} == {"czj", "sjj"}
+    report = outcomes(run.apply(prepared, ws.settings(), parallel=4))
+    done = report["czj"]
     assert done.status is RunStatus.OK, done.error
+    db_rule = rule_args({"direction": "ingress", "protocol": "tcp", "ports": "443", "remoteCidr": "10.20.2.0/24"})
+    assert report["sjj"].status is RunStatus.OK, report["sjj"].error
+    assert ("delete", "SecurityGroupRule", f"sjj-sg-exchange-api-rule-{db_rule.key}", ()) in changes(report["sjj"])
     assert changes(done) == {("delete", "RouterInterface", "czj-router-if-db", ()),
                              ("delete", "Subnet", "czj-subnet-db", ()), ("delete", "Network", "czj-net-db", ()),
                              ("update", "Project", "czj-project", ("tags",))}

@@ -11,8 +11,7 @@ import pytest
 from kubernetes import client as k8s_client
 
 from gcloud.audit.log import AuditLog
-from gcloud.providers import credentials
-from tests.integration.identities import CONTEXT, keystone_member
+from tests.integration.identities import as_identity, keystone_member
 from tests.integration.workspace import workspace_for
 
 pytestmark = pytest.mark.integration
@@ -27,7 +26,7 @@ def test_destroy_refuses_then_purge_leaves_nothing(sandbox: Any, tmp_path: Path)
         ws.edit("czj", "preventDeletion: true", "preventDeletion: false")
         done = ws.cli("apply", "tenants/czj.yaml", "--yes")
         assert done.returncode == 0, done.stdout + done.stderr
-        core = k8s_client.CoreV1Api(credentials.kubernetes_client(CONTEXT))
+        core = k8s_client.CoreV1Api(as_identity(sandbox, "czj-ops", "czj-admins"))  # the department's own claim
         core.create_namespaced_persistent_volume_claim("czj-prod", CLAIM)
         # the sandbox runs no PVC-protection controller, which on a real cluster drops the finalizer of a claim no
         # pod uses once it is deleted; without that, the namespace (and destroy) would wait on it for ever

@@ -105,9 +105,12 @@ def known_secrets(sandbox: Any) -> dict[str, bytes]:
     _collect(yaml.safe_load(sandbox.clouds_yaml.read_text(encoding="utf-8")), found)
     passwords = sorted(found)
     kube: set[str] = set()
-    kubeconfig = yaml.safe_load(sandbox.kubeconfig.read_text(encoding="utf-8"))
-    _collect(kubeconfig, kube)
-    for user in kubeconfig.get("users") or []:
+    users = []
+    for path in (sandbox.kubeconfig, Path(sandbox.env["KUBECONFIG"])):  # the admin's, govcloud's token
+        kubeconfig = yaml.safe_load(path.read_text(encoding="utf-8"))
+        _collect(kubeconfig, kube)
+        users += kubeconfig.get("users") or []
+    for user in users:
         key_file = (user.get("user") or {}).get("client-key")
         if key_file:
             kube.add(Path(key_file).read_text(encoding="utf-8"))
@@ -194,6 +197,7 @@ def test_every_step_of_the_flow_succeeds(flow: Flow) -> None:
 def test_no_secret_is_left_in_any_artefact(flow: Flow, sandbox: Any) -> None:
     secrets = known_secrets(sandbox)
     assert len(secrets) >= 4  # the passphrase twice, at least one cloud password, the kube client key
+    assert any(name.startswith("kubeconfig token") for name in secrets)  # govcloud's ServiceAccount token
     leaks: list[str] = []
     files = scanned = 0
     for name, content in flow.artefacts():

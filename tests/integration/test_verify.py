@@ -24,6 +24,7 @@ from gcloud.engine.stack import StackResult
 from gcloud.model import Fleet, load_fleet
 from gcloud.providers import credentials
 from gcloud.providers.retry import poll
+from gcloud.sandbox.openstack_config import ADMIN_CLOUD_NAME
 from gcloud.verify import IsolationCheck, group_owners, verify_tenant
 from gcloud.verify.openstack import verifier_name
 
@@ -103,7 +104,8 @@ def applied(engine: EngineSettings, fleet: Fleet) -> dict[str, StackResult]:
 
 @pytest.fixture(scope="module")
 def admin(engine: EngineSettings) -> openstack.connection.Connection:
-    return credentials.openstack_connection("gov-east")
+    """The cloud admin, looking from outside (govcloud itself runs as gov-east, its least-privilege user)."""
+    return credentials.openstack_connection(ADMIN_CLOUD_NAME)
 
 
 @pytest.fixture(scope="module")

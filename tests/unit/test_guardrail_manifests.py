@@ -17,6 +17,7 @@ from test_stacks_program import K8S, run  # the same Pulumi-mocks harness (tests
 from gcloud.guardrails import LOCKED_ROLE, neutron_policy_file
 from gcloud.guardrails import kubernetes as guardrails
 from gcloud.model import load_fleet
+from gcloud.privileges import SERVICE_ACCOUNT_USER
 from gcloud.providers.kubernetes import kind_of, object_id
 from gcloud.sandbox.openstack_config import TENANT_ROLES, OpenStackLayout, Ports
 from gcloud.sandbox.process import SandboxDirs
@@ -106,13 +107,13 @@ def test_the_program_creates_each_binding_after_its_policy(fleet: Any) -> None:
         assert f"czj-admission-{what}" in result.dependencies[f"czj-admission-{what}-binding"]
         policy = result.one(VAP, f"czj-admission-{what}").inputs
         assert policy["context"] == "gov-k8s"
-        assert "govcloud-admin" in str(policy["manifest"]) or what in ("images", "rolebindings")
+        assert SERVICE_ACCOUNT_USER in str(policy["manifest"]) or what in ("images", "rolebindings")
     assert not run(fleet.get("daj").effective, fleet.platform_data).of(VAP)
 
 
 def test_the_identity_comes_from_platform_yaml_else_from_the_cluster(fleet: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    assert guardrails.govcloud_identity(fleet.platform_data, "gov-k8s") == "govcloud-admin"
+    assert guardrails.govcloud_identity(fleet.platform_data, "gov-k8s") == SERVICE_ACCOUNT_USER
     asked: list[str] = []
     monkeypatch.setattr(guardrails, "whoami", lambda context: asked.append(context) or "system:serviceaccount:a:b")
     platform = copy.deepcopy(fleet.platform_data)

@@ -45,7 +45,8 @@ class FakeProxy:
 
 def fake_cloud(journal: list[str]) -> SimpleNamespace:
     return SimpleNamespace(
-        has_service=lambda service: True,
+        has_service=lambda service: True, current_project_id=None,  # an admin's connection: filters by project
+        config=SimpleNamespace(config={"auth": {"project_name": "admin"}}),
         compute=FakeProxy(journal, servers=[_obj("s1", "web-1")]),
         block_storage=FakeProxy(journal, volumes=[_obj("v1", "data")], snapshots=[_obj("sn1", "nightly")],
                                 backups=[]),

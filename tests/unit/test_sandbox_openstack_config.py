@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from gcloud.sandbox.openstack_config import (
+    ADMIN_CLOUD_NAME,
     CLOUD_NAME,
     EXTERNAL_PHYSNET,
     OpenStackLayout,
@@ -143,13 +144,16 @@ def test_rpc_services_stop_quickly(tmp_path: Path) -> None:
         assert parse(lay.config_files()[lay.conf(service)])["DEFAULT"]["graceful_shutdown_timeout"] == "5"
 
 
-def test_clouds_yaml_carries_the_platform_cloud_with_the_admin(tmp_path: Path) -> None:
+def test_clouds_yaml_carries_govcloud_least_privilege_user_and_the_admin(tmp_path: Path) -> None:
     lay = layout(tmp_path, offset=10000)
     document = yaml.safe_load(lay.config_files()[lay.clouds_yaml])
-    cloud = document["clouds"][CLOUD_NAME]
-    assert CLOUD_NAME == "gov-east"
-    assert cloud["auth"]["auth_url"] == "http://127.0.0.1:15000/v3"
-    assert cloud["auth"]["username"] == "admin" and cloud["auth"]["password"] == PASSWORD
+    cloud, admin = document["clouds"][CLOUD_NAME], document["clouds"][ADMIN_CLOUD_NAME]
+    assert (CLOUD_NAME, ADMIN_CLOUD_NAME) == ("gov-east", "gov-east-admin")
+    assert cloud["auth"]["auth_url"] == admin["auth"]["auth_url"] == "http://127.0.0.1:15000/v3"
+    # govcloud's user is domain-scoped (a domain manager), never the admin, and its password is not the admin's
+    assert cloud["auth"]["username"] == "govcloud" and cloud["auth"]["domain_name"] == "Default"
+    assert "project_name" not in cloud["auth"] and cloud["auth"]["password"] not in ("", PASSWORD)
+    assert admin["auth"]["username"] == "admin" and admin["auth"]["password"] == PASSWORD
     assert cloud["region_name"] == "RegionOne" and cloud["identity_api_version"] == 3
 
 

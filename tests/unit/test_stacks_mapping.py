@@ -147,10 +147,16 @@ def test_quota_and_limit_range_only_when_declared() -> None:
 
 
 def test_network_policies_deny_by_default_and_allow_tenant_dns_and_interconnects() -> None:
+    accepted = {"ticket": "SEC-1", "expires": None, "active": True}
     spec = tenant(kubernetes={"cluster": "k", "networkIsolation": "tenant"}, interconnects=[
-        {"to": "sjj", "ports": ["443", "8000-8080"], "protocol": "tcp", "expires": "2027-03-31", "active": True},
-        {"to": "old", "ports": ["22"], "protocol": "tcp", "expires": "2020-01-01", "active": False},
-        {"to": "any", "ports": [], "protocol": "udp", "expires": None, "active": True}])
+        {"to": "sjj", "ports": ["443", "8000-8080"], "protocol": "tcp", "expires": "2027-03-31", "active": True,
+         "acceptance": accepted},
+        {"to": "old", "ports": ["22"], "protocol": "tcp", "expires": "2020-01-01", "active": False,
+         "acceptance": accepted},
+        {"to": "any", "ports": [], "protocol": "udp", "expires": None, "active": True, "acceptance": accepted},
+        {"to": "one", "ports": ["443"], "protocol": "tcp", "expires": None, "active": True, "acceptance": None},
+        {"to": "ran", "ports": ["443"], "protocol": "tcp", "expires": None, "active": True,
+         "acceptance": {**accepted, "active": False}}])
     policies = {p["metadata"]["name"]: p for p in km.network_policy_manifests(spec, "czj-prod")}
     assert set(policies) == {"govcloud-default-deny", "govcloud-allow-same-tenant", "govcloud-allow-dns",
                              "govcloud-interconnect-to-sjj", "govcloud-interconnect-to-any"}

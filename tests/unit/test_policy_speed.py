@@ -1,0 +1,126 @@
+"""What makes checks fast must not change a finding: cut-down values, message contexts, forked workers,
+positions kept from loading, the remembered YAML tags."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gcloud.policy.evaluate as evaluate
+from gcloud.errors import SourceLocation
+from gcloud.model.yamlsrc import load_yaml
+from gcloud.policy.celsyntax import Elements, Keys, needs, project, tokens
+from gcloud.policy.evaluate import Checker, Subject
+from gcloud.policy.finding import Finding
+from gcloud.policy.policy import PolicySet
+
+from test_policy_evaluate import PLATFORM, policies_from, policy  # tests/unit is on sys.path
+
+
+def read(source: str) -> Any:
+    return needs(tokens(source), frozenset({"xs"}))["xs"]
+
+
+def test_a_list_read_only_through_its_macros_needs_only_the_fields_they_select() -> None:
+    assert read("xs.all(n, n.a == 1) && size(xs) > 0") == Elements(Keys({"a": None}))
+    assert read("xs.all(g, g.rules.all(r, r.port > 0 && has(r.cidr)))") == Elements(
+        Keys({"rules": Elements(Keys({"port": None, "cidr": None}))}))
+    assert read("size(xs.filter(g, g.role == 1)) <= 2") == Elements(Keys({"role": None}))
+    assert read("xs.all(n, n.a.b == 1) && xs.exists(m, m.a == 2)") == Elements(Keys({"a": None}))
+
+
+@pytest.mark.parametrize("source", [
+    "xs.all(n, n == 1)", "xs[0].a == 1", "1 in xs", "xs.filter(n, n.a == 1) == []", "xs.map(i, v, v.a)",
+    "xs.all(n, n.startsWith(\"a\"))", "f(xs)", "xs.size() > 1",
+])
+def test_any_other_read_needs_the_whole_value(source: str) -> None:
+    assert read(source) is None
+
+
+def test_cutting_keeps_missing_keys_missing_and_leaves_maps_and_scalars_whole() -> None:
+    need = Elements(Keys({"a": None, "c": Keys({"d": None})}))
+    assert project(need, [{"a": 1, "b": 2, "c": {"d": 3, "e": 4}}, {"b": 1}, "text"]) == [
+        {"a": 1, "c": {"d": 3}}, {}, "text"]
+    assert project(need, {"k": 1}) == {"k": 1}  # a macro over a map iterates its keys: never cut
+
+
+def subject(name: str, spec: dict[str, Any]) -> Subject:
+    data = {"metadata": {"name": name, "labels": {}}, "spec": {"mlpsLevel": 3, "exceptions": [], **spec}}
+    return Subject(name, f"tenants/{name}.yaml", data, lambda field: SourceLocation(f"tenants/{name}.yaml", 2, 1))
+
+
+def findings(policies: PolicySet, subjects: list[Subject]) -> tuple[Finding, ...]:
+    checker = Checker(policies, PLATFORM, dt.date(2026, 1, 1))
+    return checker.check(subjects, lambda field: SourceLocation("platform.yaml", 9, 3)).findings
+
+
+RULES = (
+    policy("T-A-001", "tenant.spec.items.all(i, i.size > 1)",
+           message="{tenant.metadata.name}: {tenant.spec.items.map(i, i.name)}"),
+    policy("T-A-002", "tenant.spec.items.exists(i, i.missing == 1)"),  # no such key: an error finding
+    policy("T-A-003", "size(tenant.spec.items.filter(i, i.size > 2)) < 1", message="{tenant.spec.items}"),
+)
+
+
+def fleet(count: int) -> list[Subject]:
+    return [subject(f"t{n:03d}", {"items": [{"name": f"i{n}", "size": n % 4, "note": "x"}, {"name": "j", "size": 2}]})
+            for n in range(count)]
+
+
+def test_cut_values_find_and_say_exactly_what_whole_values_do(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = policies_from(tmp_path, *RULES)
+    fast = findings(policies, fleet(12))
+    monkeypatch.setattr(evaluate, "reads", lambda expressions: {})
+    assert fast == findings(policies, fleet(12))
+    assert {f.policy_id for f in fast} == {"T-A-001", "T-A-002", "T-A-003"}
+    error = next(f for f in fast if f.policy_id == "T-A-002")
+    assert error.message == "rule could not be evaluated: no such key missing"
+    quoted = next(f for f in fast if f.policy_id == "T-A-003")
+    assert "note=x" in quoted.message  # the message reads the whole value, not the rule's cut
+
+
+def test_forked_workers_find_exactly_what_one_process_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    policies = policies_from(tmp_path, *RULES)
+    subjects = fleet(40)
+    checker = Checker(policies, PLATFORM, dt.date(2026, 1, 1))
+    serial = checker.check(subjects, lambda field: SourceLocation("platform.yaml", 9, 3))
+    monkeypatch.setattr(evaluate, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(evaluate.os, "cpu_count", lambda: 2)
+    forked = checker.check(subjects, lambda field: SourceLocation("platform.yaml", 9, 3))
+    assert forked == serial
+    assert forked.evaluated["T-A-001"] == tuple(s.name for s in subjects)
+
+
+TENANT = """\
+metadata:
+  name: aa
+  flags: {a: "true", b: true, c: yes, d: 012, e: "012"}
+spec:
+  items:
+    - {name: one, size: 1}
+    - name: two
+      tags: [x, y]
+"""
+
+
+def test_positions_kept_from_loading_are_the_ones_a_second_parse_finds(tmp_path: Path) -> None:
+    path = tmp_path / "aa.yaml"
+    path.write_text(TENANT, encoding="utf-8")
+    doc = load_yaml(path)
+    assert doc.packed_positions
+    reparsed = dataclasses.replace(doc, packed_positions=b"")
+    assert doc.positions == reparsed.positions
+    assert doc.position(("spec", "items", 1, "tags", 1)) == (8, 19)
+
+
+def test_remembered_tags_resolve_as_the_first_time(tmp_path: Path) -> None:
+    path = tmp_path / "aa.yaml"
+    path.write_text(TENANT, encoding="utf-8")
+    first, second = load_yaml(path).data, load_yaml(path).data
+    assert first == second
+    assert second["metadata"]["flags"] == {"a": "true", "b": True, "c": True, "d": 10, "e": "012"}
