@@ -31,6 +31,10 @@ from gcloud.sandbox.openstack_config import (
 )
 
 _INTERFACES = ("public", "internal", "admin")
+SERVICE_USER_OPTIONS = {"ignore_lockout_failure_attempts": True, "ignore_password_expiry": True}
+"""Keystone's own exemption for service accounts from [security_compliance] lockout and password expiry (which the
+sandbox enforces, as a level-3 cloud must, for people): a stranger guessing a password must not lock the
+services or govcloud out, and a random 32-byte secret does not age."""
 
 
 def admin_connection(layout: OpenStackLayout) -> openstack.connection.Connection:
@@ -65,7 +69,8 @@ def ensure_govcloud_user(conn: openstack.connection.Connection, password: str) -
     created = user is None
     if user is None:
         user = identity.create_user(name=OPENSTACK_USER, domain_id="default", password=password,
-                                    description="govcloud's provisioning identity (no admin role)")
+                                    description="govcloud's provisioning identity (no admin role)",
+                                    options=SERVICE_USER_OPTIONS)
     # an existing user keeps its password: changing it would revoke every token issued in the same second
     roles = {role.name: role for role in identity.roles()}
     identity.assign_domain_role_to_user("default", user, roles[DOMAIN_ROLE])
@@ -87,7 +92,8 @@ def register_services(conn: openstack.connection.Connection, layout: OpenStackLa
     for api in layout.apis if apis is None else apis:
         if api.user is None:
             continue
-        user = identity.create_user(name=api.user, password=layout.password, domain_id="default")
+        user = identity.create_user(name=api.user, password=layout.password, domain_id="default",
+                                    options=SERVICE_USER_OPTIONS)
         for role in roles:
             identity.assign_project_role_to_user(project, user, role)
         for service_type, name, path in api.catalog:

@@ -72,8 +72,10 @@ def changed_by_hand(ws: Workspace, openstack_admin: Any, sandbox: Any) -> dict[s
                                                    remote_ip_prefix="0.0.0.0/0", project_id=sjj)
     admin.compute.update_quota_set(sjj, cores=999)  # a field changed
     network = next(n for n in owned(admin.network.networks(), sjj) if n.name == "sjj-exchange")
+    # a foreign member of the network, made by an admin on sjj's behalf (owned by sjj's project: an object owned
+    # by the admin's own project is beyond what govcloud's least-privilege user can see, gcloud.privileges)
     share = admin.network.create_rbac_policy(object_type="network", object_id=network.id, action="access_as_shared",
-                                             target_project_id=czj)  # a foreign member of the network
+                                             target_project_id=czj, project_id=sjj)
     auditors = admin.identity.find_group("czj-auditors", domain_id="default", ignore_missing=False)
     reader = admin.identity.find_role("reader", ignore_missing=False)
     admin.identity.assign_project_role_to_group(sjj, auditors, reader)  # another tenant's group on sjj's project

@@ -12,6 +12,7 @@ from kubernetes import client as k8s_client
 
 from gcloud.audit.log import AuditLog
 from tests.integration.identities import as_identity, keystone_member
+from tests.integration.reliability import kube_client
 from tests.integration.workspace import workspace_for
 
 pytestmark = pytest.mark.integration
@@ -51,7 +52,8 @@ def test_destroy_refuses_then_purge_leaves_nothing(sandbox: Any, tmp_path: Path)
         assert audited == expected
         # nothing of the tenant is left: the project, the claim, the volume
         assert admin.identity.find_project("czj", domain_id="default", ignore_missing=True) is None
-        claims = [c.metadata.name for c in core.list_namespaced_persistent_volume_claim("czj-prod").items
+        outside = k8s_client.CoreV1Api(kube_client(sandbox.kubeconfig))  # the cluster admin: the department is gone
+        claims = [c.metadata.name for c in outside.list_namespaced_persistent_volume_claim("czj-prod").items
                   if c.metadata.deletion_timestamp is None]
         assert claims == []
         if volume_id is not None:

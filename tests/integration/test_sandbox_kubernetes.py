@@ -20,6 +20,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from gcloud.errors import EnvironmentProblem
+from gcloud.privileges import SERVICE_ACCOUNT_USER
 from gcloud.sandbox import process
 from gcloud.sandbox.kube_build import KUBE_VERSION, KubeBinaries
 from gcloud.sandbox.kubernetes import CONTEXT, KubernetesSandbox
@@ -50,7 +51,7 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
 
 @pytest.fixture(scope="module")
 def admin(kube_sandbox: KubernetesSandbox) -> Iterator[client.ApiClient]:
-    api = api_client(kube_sandbox.kubeconfig)
+    api = api_client(kube_sandbox.admin_kubeconfig)
     yield api
     api.close()
 
@@ -74,8 +75,29 @@ def test_kubeconfig_names_the_platform_cluster_and_reaches_the_pinned_release(
     assert kubeconfig["current-context"] == CONTEXT == "gov-k8s"
     assert [c["name"] for c in kubeconfig["contexts"]] == ["gov-k8s"]
     assert kubeconfig["clusters"][0]["cluster"]["server"] == f"https://127.0.0.1:{6443 + KUBE_TEST_PORT_OFFSET}"
-    assert oct(Path(env["KUBECONFIG"]).stat().st_mode & 0o777) == "0o600"  # it carries the admin key
+    assert oct(Path(env["KUBECONFIG"]).stat().st_mode & 0o777) == "0o600"  # it carries govcloud's token
     assert client.VersionApi(admin).get_code().git_version == KUBE_VERSION
+
+
+def test_govcloud_runs_as_its_service_account_with_exactly_the_shipped_role(
+        kube_sandbox: KubernetesSandbox) -> None:
+    """What KUBECONFIG gives govcloud: its ServiceAccount, allowed what gcloud.privileges lists and nothing more."""
+    api = api_client(Path(kube_sandbox.env()["KUBECONFIG"]))
+    review = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
+    assert review.status.user_info.username == SERVICE_ACCOUNT_USER
+    authz = client.AuthorizationV1Api(api)
+
+    def may(verb: str, resource: str, group: str = "", namespace: str = "czj-prod") -> bool:
+        body = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, group=group,
+                                                            namespace=namespace)))
+        return bool(authz.create_self_subject_access_review(body).status.allowed)
+
+    assert may("create", "namespaces") and may("patch", "resourcequotas") and may("delete", "pods")
+    assert may("create", "validatingadmissionpolicies", "admissionregistration.k8s.io", "")
+    assert not may("get", "secrets") and not may("create", "pods") and not may("create", "clusterrolebindings",
+                                                                                "rbac.authorization.k8s.io", "")
+    assert not may("impersonate", "users", "", "") and not may("*", "*", "*", "")
 
 
 def test_namespace_quota_is_filled_in_and_enforced(admin: client.ApiClient, namespace: str) -> None:

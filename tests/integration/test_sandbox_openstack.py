@@ -23,6 +23,7 @@ from keystoneauth1.identity import v3
 
 from gcloud.sandbox import process
 from gcloud.sandbox.openstack_config import (
+    ADMIN_CLOUD_NAME,
     CLOUD_NAME,
     EXTERNAL_CIDR,
     EXTERNAL_NETWORK,
@@ -130,12 +131,26 @@ def test_clouds_yaml_names_the_platform_cloud_and_is_private(sandbox: SandboxInf
     assert sandbox.env["OS_CLOUD"] == CLOUD_NAME == "gov-east"
     assert sandbox.env["OS_CLIENT_CONFIG_FILE"] == str(sandbox.clouds_yaml)
     assert sandbox.clouds_yaml.stat().st_mode & 0o077 == 0, "clouds.yaml carries the admin password"
-    auth = yaml.safe_load(sandbox.clouds_yaml.read_text())["clouds"][CLOUD_NAME]["auth"]
-    assert auth["username"] == "admin" and auth["auth_url"] == f"http://127.0.0.1:{5000 + TEST_PORT_OFFSET}/v3"
+    clouds = yaml.safe_load(sandbox.clouds_yaml.read_text())["clouds"]
+    auth = clouds[CLOUD_NAME]["auth"]
+    assert auth["username"] == "govcloud" and auth["auth_url"] == f"http://127.0.0.1:{5000 + TEST_PORT_OFFSET}/v3"
+    assert clouds[ADMIN_CLOUD_NAME]["auth"]["username"] == "admin"
+
+
+def test_govcloud_user_holds_no_admin_role_anywhere(sandbox: SandboxInfo) -> None:
+    """gcloud.privileges: manager on the domain, member and govcloud-provisioner inherited to its projects."""
+    admin = sandbox.openstack_admin()
+    [user] = list(admin.identity.users(name="govcloud", domain_id="default"))
+    held = {(str((a.role or {}).get("name")), "domain" if "domain" in (a.scope or {}) else "project",
+             bool((a.scope or {}).get("OS-INHERIT:inherited_to")))
+            for a in admin.identity.role_assignments(user_id=user.id, include_names=True)}
+    assert held == {("manager", "domain", False), ("member", "domain", True),
+                    ("govcloud-provisioner", "domain", True)}, held
+    assert user.options.get("ignore_lockout_failure_attempts") is True  # a guessed password cannot lock it out
 
 
 def test_no_log_and_no_status_output_carries_the_admin_password(sandbox: SandboxInfo) -> None:
-    password = yaml.safe_load(sandbox.clouds_yaml.read_text())["clouds"][CLOUD_NAME]["auth"]["password"]
+    password = yaml.safe_load(sandbox.clouds_yaml.read_text())["clouds"][ADMIN_CLOUD_NAME]["auth"]["password"]
     assert len(password) >= 24
     logs = sorted(sandbox.sandbox.openstack.dirs.logs.glob("*.log"))
     assert len(logs) >= 6
