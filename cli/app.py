@@ -10,7 +10,21 @@ import typer
 
 from gcloud.errors import EnvironmentProblem, GovcloudError, InputError
 
-from . import audit, doctor, drift, output, policy, provision, quota, report, sandbox, tenant, validate, verify
+from . import (
+    audit,
+    doctor,
+    drift,
+    output,
+    policy,
+    privileges,
+    provision,
+    quota,
+    report,
+    sandbox,
+    tenant,
+    validate,
+    verify,
+)
 from . import state as state_commands
 
 app = typer.Typer(
@@ -36,6 +50,7 @@ REGISTRARS: list[Callable[[typer.Typer], None]] = [
     quota.register,
     report.register,
     state_commands.register,
+    privileges.register,
 ]
 
 

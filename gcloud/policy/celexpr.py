@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cellib as cel
-from .celsyntax import Binding, CelSyntaxError, binding_for, flatten, shape, tokens
+from .celsyntax import QUICK_MATCHES, Binding, CelSyntaxError, binding_for, flatten, rewrite_matches, shape, tokens
 
 MAX_SOURCE_CHARS = 4000
 MAX_MACRO_DEPTH = 3
@@ -51,6 +51,13 @@ class Expression:
     bindings: frozenset[Binding]
     functions: frozenset[str] = frozenset()
     """The policy functions (functions.py) it calls; a context registers only those."""
+    quick: cel.Program | None = None
+    """The same with `x.matches(p)` calling functions.quick_matches (regexes compiled once per run), when it
+    calls `matches`: results are CEL's, and an error from it means "evaluate `program` instead"."""
+
+    @property
+    def quick_functions(self) -> frozenset[str]:
+        return self.functions | {QUICK_MATCHES} if self.quick is not None else self.functions
 
     @property
     def globals(self) -> frozenset[str]:
@@ -101,7 +108,21 @@ def compile_expression(source: str, allowed_globals: frozenset[str], functions: 
         fast = cel.compile(rewritten)
     except ValueError:  # the rewrite is an optimisation: never let it reject what CEL accepts
         fast, bindings = program, frozenset(binding_for(name) for name in set(program.variables()) & allowed_globals)
-    return Expression(text, fast, frozenset(bindings), frozenset(called & functions))
+    return Expression(text, fast, frozenset(bindings), frozenset(called & functions), _quick(fast))
+
+
+def _quick(program: cel.Program) -> cel.Program | None:
+    """The program with its `matches` calls rewritten (celsyntax.rewrite_matches), or None."""
+    if "matches" not in program.functions():
+        return None
+    rewritten = rewrite_matches(tokens(program.source))
+    if rewritten is None:
+        return None
+    try:
+        quick = cel.compile(" ".join(token.text for token in rewritten))
+    except ValueError:
+        return None
+    return quick if set(quick.variables()) == set(program.variables()) else None
 
 
 def _is_operator(name: str) -> bool:

@@ -380,3 +380,67 @@ def _variable_use(items: list[Token], variable: str, start: int, end: int) -> Ke
             return None
         keys = merged
     return keys
+
+
+QUICK_MATCHES = "__matches"
+
+
+def rewrite_matches(items: list[Token]) -> list[Token] | None:
+    """`X.matches(P)` -> `__matches(X, P)` (functions.quick_matches, whose regex is compiled once per run), or
+    None when the expression calls no `matches` or a receiver is not plainly delimited."""
+    out = list(items)
+    changed = False
+    index = len(out) - 1
+    while index >= 2:
+        if out[index].text == "(" and out[index - 1].text == "matches" and out[index - 2].text == ".":
+            start = _receiver_start(out, index - 3)
+            if start is None:
+                return None
+            close = _matching(out, index)
+            if close == len(out) - 1 and out[close].text != ")":
+                return None
+            receiver = out[start:index - 2]
+            out[start:index + 1] = [Token("ident", QUICK_MATCHES), Token("punct", "("), *receiver, Token("punct", ",")]
+            changed = True
+            index = start
+        index -= 1
+    return out if changed else None
+
+
+def _receiver_start(items: list[Token], end: int) -> int | None:
+    """Where the member expression ending at `items[end]` starts (`a.b[0]`, `f(x).y`, `(a + b)`, "lit")."""
+    index = end
+    while index >= 0:
+        token = items[index]
+        if token.text in (")", "]"):
+            opening = _opening(items, index)
+            if opening is None:
+                return None
+            before = items[opening - 1] if opening else None
+            if before is not None and (before.kind == "ident" or before.text in (")", "]")):
+                index = opening - 1  # a call's name, or what is indexed
+                continue
+            if before is not None and before.text == ".":
+                return None
+            index = opening
+        elif token.kind not in ("ident", "string", "number"):
+            return None
+        if index >= 2 and items[index - 1].text == "." and items[index - 2].text != "?":
+            index -= 2
+            continue
+        if index >= 1 and items[index - 1].text in (".", "?"):
+            return None
+        return index
+    return None
+
+
+def _opening(items: list[Token], closing: int) -> int | None:
+    depth = 0
+    for index in range(closing, -1, -1):
+        if items[index].text in ")]}":
+            depth += 1
+        elif items[index].text in "([{":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None

@@ -35,7 +35,7 @@ from . import cellib as cel
 from .celexpr import Expression
 from .celsyntax import Binding, Need, bind, merge, needs, project, tokens
 from .finding import FLEET, CheckResult, Finding, Status
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, INTERNAL_FUNCTIONS
 from .policy import Policy, PolicySet
 from .usage import fleet_usage
 from .waivers import Waiver, cover, waivers_of
@@ -70,11 +70,18 @@ PASSED = Outcome(True)
 FAILED = Outcome(False)
 
 
-def evaluate(policy: Policy, context: cel.Context, budget: float = EVALUATION_BUDGET_SECONDS) -> Outcome:
-    """Run one compiled rule; a non-boolean result, an evaluation error or a blown budget is an error."""
+def evaluate(policy: Policy, context: cel.Context, budget: float = EVALUATION_BUDGET_SECONDS,
+             quick: bool = False) -> Outcome:
+    """Run one compiled rule; a non-boolean result, an evaluation error or a blown budget is an error.
+
+    `quick` runs the rule's quick program when it has one (its context must register `quick_functions`).
+    """
     start = time.perf_counter()
     try:
-        value = policy.rule.evaluate(context)
+        if quick and policy.rule.quick is not None:
+            value = policy.rule.quick.execute(context)
+        else:
+            value = policy.rule.evaluate(context)
     except Exception as err:  # every evaluator failure becomes an `error` finding, never a crash
         return Outcome(False, f"rule could not be evaluated: {describe_error(err)}")
     elapsed = time.perf_counter() - start
@@ -97,7 +104,8 @@ def describe_error(err: Exception) -> str:
 
 def make_context(variables: Mapping[str, Any], functions: Iterable[str] = FUNCTIONS) -> cel.Context:
     """A CEL context with (some of) the policy functions; values are converted to CEL once, here."""
-    return cel.Context(dict(variables), {name: FUNCTIONS[name] for name in functions})
+    return cel.Context(dict(variables), {name: FUNCTIONS.get(name) or INTERNAL_FUNCTIONS[name]
+                                         for name in functions})
 
 
 def reads(expressions: Sequence[Expression]) -> dict[str, Need]:
@@ -175,6 +183,8 @@ class Checker:
         self._tenant_policies = policies.tenant_policies()
         self._label_keys = sorted({key for policy in self._tenant_policies for key in policy.spec.applies_to.labels})
         self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._slow: set[str] = set()
+        """Policies whose quick program failed once: evaluated as written for the rest of the check."""
 
     def check(self, subjects: Sequence[Subject], locate_platform: Locator) -> CheckResult:
         """Every tenant policy on every tenant in its scope, then every fleet policy once."""
@@ -203,7 +213,7 @@ class Checker:
             applicable = tuple(policy for policy in self._tenant_policies if policy.applies_to(tenant))
             bindings: frozenset[Binding] = frozenset().union(*(policy.rule.bindings for policy in applicable))
             mine = frozenset(binding for binding in bindings if binding.root == "tenant")
-            functions: frozenset[str] = frozenset().union(*(policy.rule.functions for policy in applicable))
+            functions: frozenset[str] = frozenset().union(*(policy.rule.quick_functions for policy in applicable))
             static = bind(bindings - mine, self._roots)
             plan = _Plan(applicable, mine, static, functions, reads([policy.rule for policy in applicable]), {})
             self._plans[key] = plan
@@ -218,8 +228,10 @@ class Checker:
         for policy in plan.policies:
             if evaluated is not None:
                 evaluated[policy.spec.id].append(subject.name)
-            outcome = evaluate(policy, context, self.budget)
+            outcome = evaluate(policy, context, self.budget, quick=policy.id not in self._slow)
             if outcome.error:
+                if policy.rule.quick is not None:
+                    self._slow.add(policy.id)  # its patterns are not all quick ones: CEL's matches from now on
                 if whole is None:
                     whole = plan.whole_context(subject.data)
                 outcome = evaluate(policy, whole, self.budget)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from ipaddress import IPv4Network, ip_network
@@ -150,3 +151,72 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "unique": unique,
 }
 FUNCTION_NAMES = frozenset(FUNCTIONS)
+
+
+class UnsupportedRegex(ValueError):
+    """A `matches` the quick path does not take; the rule is evaluated again with CEL's own `matches`."""
+
+
+_REGEX_META_ESCAPE = r"\\[.+*?()|\[\]{}^$\\-]"
+_REGEX_ATOM = re.compile(rf"""
+    {_REGEX_META_ESCAPE}
+  | \[\^?(?:[A-Za-z0-9](?:-[A-Za-z0-9])?|{_REGEX_META_ESCAPE}|[_.@:/])+-?\]
+  | [A-Za-z0-9_@:/,=%#&~<>!'" -]
+  | \.
+""", re.VERBOSE)
+_REGEX_QUANTIFIER = re.compile(r"[*+?]|\{[0-9]{1,2}\}")
+REGEX_MAX_CHARS = 256
+"""Longer patterns or texts take CEL's own `matches` (linear time): in the subset below Python's backtracking
+costs at most (text length) ** 2 * 2 ** 4 steps."""
+
+
+@lru_cache(maxsize=4096)
+def _quick_regex(pattern: str) -> re.Pattern[str] | None:
+    """`pattern` compiled by Python's `re` when it is in a subset where RE2 (CEL's dialect, Rust's `regex`) and
+    `re` mean the same: ASCII literals, meta-character escapes, ASCII classes, `.`, `^` first, `$` last, and
+    quantifiers on single atoms (`*` or `+` once at most, `?` four times, `{n}`). No groups, alternation or
+    class escapes (`\\d`, `\\w`, whose Unicode tables differ). Else None."""
+    if len(pattern) > REGEX_MAX_CHARS:
+        return None
+    out = ["^"] if pattern.startswith("^") else []
+    position, unbounded, optional = len(out), 0, 0
+    while position < len(pattern):
+        if pattern[position] == "$" and position == len(pattern) - 1:
+            out.append(r"\Z")  # RE2's `$` is the end of the text; re's also matches before a final newline
+            break
+        atom = _REGEX_ATOM.match(pattern, position)
+        if atom is None:
+            return None
+        out.append(atom.group())
+        position = atom.end()
+        quantifier = _REGEX_QUANTIFIER.match(pattern, position)
+        if quantifier is not None:
+            unbounded += quantifier.group() in ("*", "+")
+            optional += quantifier.group() == "?"
+            out.append(quantifier.group())
+            position = quantifier.end()
+    if unbounded > 1 or optional > 4:
+        return None
+    try:
+        return re.compile("".join(out))
+    except re.error:
+        return None
+
+
+def quick_matches(text: Any, pattern: Any) -> bool:
+    """`text.matches(pattern)` for the patterns `_quick_regex` takes, compiled once per run.
+
+    CEL's own `matches` compiles its pattern at every call (~25 us; `g.group.matches("^" + name + "-...")` in
+    GOV-IAM-003 was a third of evaluating the shared rules). Anything else raises, and the rule is evaluated
+    again as written, so results and errors are CEL's.
+    """
+    if type(text) is not str or type(pattern) is not str or len(text) > REGEX_MAX_CHARS:
+        raise UnsupportedRegex("not a short string")
+    compiled = _quick_regex(pattern)
+    if compiled is None:
+        raise UnsupportedRegex("not in the quick subset")
+    return compiled.search(text) is not None
+
+
+INTERNAL_FUNCTIONS: dict[str, Callable[..., Any]] = {"__matches": quick_matches}
+"""Functions rewritten expressions call; policies cannot name them (they are not in FUNCTION_NAMES)."""

@@ -20,6 +20,7 @@ cloud names one, and otherwise reports the group it left with the command that r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -116,3 +117,32 @@ def openstack_grants(domain: str) -> list[str]:
     lines += [f"openstack role add --user {OPENSTACK_USER} --user-domain {domain} --domain {domain} --inherited "
               f"{role}" for role in PROJECT_ROLES]
     return lines
+
+
+@dataclass(frozen=True)
+class Privileges:
+    """Everything a cloud admin sets up once so govcloud runs without admin: `govcloud privileges` renders it."""
+
+    domain: str
+    openstack_commands: tuple[str, ...]
+    policy_files: Mapping[str, Path]
+    """Service -> the shipped oslo.policy overrides to install as policy.d/govcloud.yaml."""
+    kubernetes: tuple[dict[str, Any], ...]
+    kubernetes_user: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"openstack": {"domain": self.domain, "user": OPENSTACK_USER, "domainRole": DOMAIN_ROLE,
+                              "inheritedProjectRoles": list(PROJECT_ROLES), "commands": list(self.openstack_commands),
+                              "policyFiles": {name: str(path) for name, path in self.policy_files.items()}},
+                "kubernetes": {"user": self.kubernetes_user, "manifests": list(self.kubernetes)}}
+
+
+def privileges_for(platform: Mapping[str, Any]) -> Privileges:
+    """govcloud's privileges on this platform: the Keystone grants, the policy files, the cluster RBAC."""
+    from gcloud.guardrails import neutron_policy_file
+
+    domain = str(((platform.get("spec") or {}).get("openstack") or {}).get("domain") or "Default")
+    files = {service: policy_file(service) for service in POLICY_FILES}
+    files["neutron"] = neutron_policy_file()
+    return Privileges(domain, tuple(openstack_grants(domain)), dict(sorted(files.items())),
+                      tuple(kubernetes_rbac(platform)), SERVICE_ACCOUNT_USER)

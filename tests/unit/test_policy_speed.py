@@ -17,6 +17,7 @@ from gcloud.model.yamlsrc import load_yaml
 from gcloud.policy.celsyntax import Elements, Keys, needs, project, tokens
 from gcloud.policy.evaluate import Checker, Subject
 from gcloud.policy.finding import Finding
+from gcloud.policy.functions import UnsupportedRegex, quick_matches
 from gcloud.policy.policy import PolicySet
 
 
@@ -112,3 +113,39 @@ def test_remembered_tags_resolve_as_the_first_time(tmp_path: Path) -> None:
     first, second = load_yaml(path).data, load_yaml(path).data
     assert first == second
     assert second["metadata"]["flags"] == {"a": "true", "b": True, "c": True, "d": 10, "e": "012"}
+
+
+MATCHING = (
+    policy("T-M-001", "tenant.spec.items.all(i, i.name.matches(\"^[ij][0-9]*$\"))"),
+    policy("T-M-002", "tenant.spec.items.all(i, i.name.matches(\"^(i|j)[0-9]+$\"))"),  # outside the quick subset
+    policy("T-M-003", "tenant.spec.items.exists(i, i.name.matches(\"[\"))"),  # not a regex: CEL's error
+    policy("T-M-004", "tenant.metadata.name.matches(\"^t00[0-4]$\") || size(tenant.spec.items) > 5"),
+)
+
+
+def as_written(policies: PolicySet) -> PolicySet:
+    return PolicySet(tuple(dataclasses.replace(p, rule=dataclasses.replace(p.rule, quick=None)) for p in policies))
+
+
+def test_matches_compiled_once_finds_and_says_exactly_what_cel_does(tmp_path: Path) -> None:
+    policies = policies_from(tmp_path, *MATCHING)
+    assert {p.id for p in policies if p.rule.quick is not None} == {"T-M-001", "T-M-002", "T-M-003", "T-M-004"}
+    quick = findings(policies, fleet(12))
+    assert quick == findings(as_written(policies), fleet(12))
+    assert {(f.policy_id, f.status.value) for f in quick} == {
+        ("T-M-002", "fail"), ("T-M-003", "error"), ("T-M-004", "fail")}
+
+
+@pytest.mark.parametrize("pattern", ["^(a+)+$", "a|b", "a*b*", "[a-z]+\\d", "\\w", "[[a]]", "a{1,3}", "x" * 300,
+                                     "(?i)a", "a$b"])
+def test_patterns_outside_the_shared_subset_are_left_to_cel(pattern: str) -> None:
+    with pytest.raises(UnsupportedRegex):
+        quick_matches("aaa", pattern)
+
+
+def test_quick_patterns_mean_what_re2_means() -> None:
+    assert quick_matches("t001-admins", "^t001-[a-z0-9]+$")
+    assert not quick_matches("t001-admins\n", "^t001-[a-z0-9]+$")  # RE2's $ is the end of the text
+    assert quick_matches("x@czj.gov.cn", "\\.gov\\.cn$") and not quick_matches("x@czjgov.cn", "\\.gov\\.cn$")
+    with pytest.raises(UnsupportedRegex):
+        quick_matches("a" * 300, "a")
