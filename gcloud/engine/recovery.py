@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import os
 import shlex
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from pulumi.automation import Deployment, Stack
+
+from gcloud.state.locks import pid_running_pulumi
 
 from .errors import ConcurrentUpdate, EngineFailure
 from .settings import PASSPHRASE_FILE, PROJECT, EngineSettings
@@ -84,22 +85,7 @@ class StackLock:
 
     def owner_alive(self) -> bool:
         """Whether the engine process that took the lock still runs (on this host; another host's: assumed)."""
-        if not self.here or self.pid <= 0:
-            return not self.here
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        try:  # a pid re-used by a process that is no engine cannot hold the lock
-            stat = Path(f"/proc/{self.pid}/stat").read_text(encoding="utf-8")
-        except OSError:
-            return True
-        name, _, rest = stat.partition("(")[2].rpartition(")")
-        # a killed engine whose parent died too stays a zombie until init reaps it, and some container inits never
-        # do: a zombie (Z) or dead (X) process holds nothing
-        return "pulumi" in name and rest.split()[:1] not in (["Z"], ["X"])
+        return not self.here or pid_running_pulumi(self.pid)
 
 
 @dataclass(frozen=True)
@@ -190,6 +176,8 @@ def repair_files(settings: EngineSettings, stack: str, notify: Notify) -> None:
 def recover(stack: Stack, settings: EngineSettings, notify: Notify, *, operation: str) -> None:
     """Before a changing operation: clear what a dead run left (locks, pending steps), or refuse saying why."""
     name = stack.name
+    if settings.backend_url.startswith("postgres"):
+        _clear_shared_locks(settings.backend_url, name, notify, operation)
     held: list[StackLock] = []
     for lock in stack_locks(settings, name):
         if lock.owner_alive():
@@ -215,6 +203,21 @@ def recover(stack: Stack, settings: EngineSettings, notify: Notify, *, operation
     _drop_pending(stack)
     for step in steps:
         notify(f"a killed run left {step.operation} {step.name}: cleared from the state; {step.action}")
+
+
+def _clear_shared_locks(url: str, stack: str, notify: Notify, operation: str) -> None:
+    """The shared PostgreSQL backend's lock rows of the stack: a dead run's (same host, engine gone) removed and
+    said; a live one, or another host's, refused with the one command that clears it once that run is over."""
+    from gcloud.state.locks import clear_stale
+
+    report = clear_stale(url, [stack])
+    for lock in report.cleared:
+        notify(f"removed the lock a dead run left ({lock.holder}: that process is gone from this host)")
+    if report.kept:
+        lock = report.kept[0]
+        raise ConcurrentUpdate(f"stack {stack} is being updated by another run (locked by {lock.holder})",
+                               hint=f"once that run is over (another host's cannot be seen from here): "
+                                    f"{lock.clear_command}", stack=stack, operation=operation)
 
 
 def _drop_pending(stack: Stack) -> None:

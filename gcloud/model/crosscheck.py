@@ -92,14 +92,19 @@ def check_tenant_references(items: list[Loaded]) -> Iterator[Problem]:
             yield item.problem(("metadata", "parent"), f"parent tenant {parent!r} is not in the tenant set",
                                "unknown-parent")
         for index, link in enumerate(item.tenant.spec.interconnects):
-            if link.to not in by_name:
-                yield item.problem(("spec", "interconnects", index, "to"),
-                                   f"interconnect target {link.to!r} is not in the tenant set", "unknown-tenant")
-            elif link.to == item.name:
-                yield item.problem(("spec", "interconnects", index, "to"), "a tenant cannot interconnect "
-                                   "with itself", "self-interconnect")
+            yield from _flow_end(item, ("spec", "interconnects", index, "to"), link.to, by_name,
+                                 f"interconnect target {link.to!r}", "interconnect with itself")
         yield from _acceptance_references(item, by_name)
     yield from _parent_cycles(items, by_name)
+
+
+def _flow_end(item: Loaded, path: tuple[str | int, ...], peer: str, by_name: Mapping[str, Loaded], named: str,
+              itself: str) -> Iterator[Problem]:
+    """The other end of an interconnect (either half) is a tenant of the set, and not the tenant itself."""
+    if peer not in by_name:
+        yield item.problem(path, f"{named} is not in the tenant set", "unknown-tenant")
+    elif peer == item.name:
+        yield item.problem(path, f"a tenant cannot {itself}", "self-interconnect")
 
 
 def _acceptance_references(item: Loaded, by_name: Mapping[str, Loaded]) -> Iterator[Problem]:
@@ -107,12 +112,8 @@ def _acceptance_references(item: Loaded, by_name: Mapping[str, Loaded]) -> Itera
     openstack = item.tenant.spec.openstack
     groups = {group.name for group in openstack.security_groups} if openstack is not None else set()
     for index, accept in enumerate(item.tenant.spec.accepted_interconnects):
-        if accept.from_ not in by_name:
-            yield item.problem(("spec", "acceptedInterconnects", index, "from"),
-                               f"interconnect source {accept.from_!r} is not in the tenant set", "unknown-tenant")
-        elif accept.from_ == item.name:
-            yield item.problem(("spec", "acceptedInterconnects", index, "from"), "a tenant cannot accept an "
-                               "interconnect from itself", "self-interconnect")
+        yield from _flow_end(item, ("spec", "acceptedInterconnects", index, "from"), accept.from_, by_name,
+                             f"interconnect source {accept.from_!r}", "accept an interconnect from itself")
         for position, name in enumerate(accept.security_groups):
             if name not in groups:
                 yield item.problem(("spec", "acceptedInterconnects", index, "securityGroups", position),

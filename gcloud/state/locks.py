@@ -75,7 +75,9 @@ def pid_running_pulumi(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True  # cannot tell: count it as alive
-    return state != "Z" and "pulumi" in comm
+    # a killed engine whose parent died too stays a zombie (Z) until init reaps it, and some container inits
+    # never do: a zombie or dead (X) process holds nothing
+    return state not in ("Z", "X") and "pulumi" in comm
 
 
 def owner_gone(hostname: str, pid: int, *, this_host: str | None = None,
