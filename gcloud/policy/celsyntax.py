@@ -12,6 +12,10 @@ per tenant, and no select copies anything. Semantics are kept:
 - `X == null` / `X != null` binds a marker (null or true) instead of converting X;
 - `has(a.b.c)` keeps its last select (has() needs one).
 
+Two more facts serve the checker (evaluate.py): what a rule reads of the lists it iterates (`needs`, so only
+those fields are converted: `project`), and where it calls `matches` (`rewrite_matches`, so a regex is compiled
+once per run rather than at every call).
+
 Reviewers and error messages only ever see the source as written.
 """
 
