@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.generate import PLATFORM, tenant_text
+from gcloud.sandbox.openstack_config import ADMIN_CLOUD_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 PORT_OFFSET = 3000
@@ -128,19 +129,21 @@ class BenchCloud:
         return self.root / "platform.yaml"
 
     def openstack(self) -> Any:
-        """An admin connection, from the sandbox's clouds.yaml."""
+        """A cloud-admin connection, from the sandbox's clouds.yaml (govcloud itself runs as `gov-east`, its
+        least-privilege user: the direct-API floors and the checks act as the admin)."""
         import openstack.config
         import openstack.connection
 
         config = openstack.config.OpenStackConfig(config_files=[self.env["OS_CLIENT_CONFIG_FILE"]],
                                                   load_envvars=False)
-        return openstack.connection.Connection(config=config.get_one(cloud=CLOUD))
+        return openstack.connection.Connection(config=config.get_one(cloud=ADMIN_CLOUD_NAME))
 
     def kubernetes(self) -> Any:
-        """An admin API client, from the sandbox's kubeconfig."""
+        """An admin API client, from the sandbox's admin kubeconfig (govcloud's own is its ServiceAccount's)."""
         from kubernetes import config
 
-        return config.new_client_from_config(config_file=self.env["KUBECONFIG"], context=CONTEXT)  # type: ignore[no-untyped-call]
+        admin = Path(self.env["KUBECONFIG"]).with_name("admin.kubeconfig")
+        return config.new_client_from_config(config_file=str(admin), context=CONTEXT)  # type: ignore[no-untyped-call]
 
     def write_tenant(self, folder: Path, index: int, text: str | None = None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -246,7 +249,7 @@ def direct_onboarding(effective: Mapping[str, Any], platform: Mapping[str, Any])
 
     from gcloud.providers.conventions import grants
 
-    conn = openstack.connect(cloud=CLOUD)
+    conn = openstack.connect(cloud=ADMIN_CLOUD_NAME)  # the floor is a cloud admin's script
     identity: Any = conn.identity
     project_args = args.project_args(effective, platform)
     domain = identity.find_domain(project_args.domain, ignore_missing=False)
@@ -450,7 +453,7 @@ def run_once(cloud: BenchCloud, variant: str, index: int, openstack_bin: Path) -
     script = work / "onboard.sh"
     script.write_text(cli_script(effective, platform, openstack_bin, manifests_file), encoding="utf-8")
     commands = sum(1 for line in script.read_text().splitlines() if "$OS " in line)
-    seconds = timed(["bash", str(script)], cloud.env, REPO)
+    seconds = timed(["bash", str(script)], {**cloud.env, "OS_CLOUD": ADMIN_CLOUD_NAME}, REPO)
     return seconds, {"openstack_commands": commands}
 
 

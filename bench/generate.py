@@ -20,6 +20,7 @@ spec:
   openstack:
     clouds:
       - name: gov-east
+        cleanupCloud: gov-east-admin
         externalNetworks: [gov-extranet]
         capacity: {{cores: {cores}, ramMB: {ram}, instances: {instances}, gigabytes: {gigabytes}, floatingIps: 4096}}
         overcommit: {{cores: 4.0, ramMB: 1.5}}
