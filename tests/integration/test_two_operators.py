@@ -6,7 +6,8 @@ lost, when the toxic is removed) once each of its stacks has begun creating, so 
 exactly as long as the test needs (no timing luck, no sleep). Not the `timeout` toxic: it drops what it holds,
 and closes the connection when removed. A second one over an
 overlapping set, reaching the clouds directly, skips the tenants the first holds, naming the holder (user@host,
-pid, since when), finishes the rest and exits 1. The same for a destroy against an apply. Then the proxies
+pid, since when), finishes the rest and exits 1. The same for a destroy, and a drift repair (`apply --refresh`),
+against an apply. Then the proxies
 let the answers through, the first run finishes, and both sets converge.
 """
 
@@ -82,15 +83,16 @@ def test_a_second_apply_skips_the_tenants_the_first_holds_and_finishes_the_rest(
     assert_converged(workspace, [*first, *second_only], openstack_admin, kube_client(sandbox.kubeconfig))
 
 
-def test_a_destroy_against_a_running_apply_is_refused_naming_the_holder(
-        ws: tuple[Workspace, list[str], list[str]], slow: FaultyClouds) -> None:
+@pytest.mark.parametrize("second", ["destroy", "drift-repair"])
+def test_a_destroy_or_drift_repair_against_a_running_apply_is_refused_naming_the_holder(
+        ws: tuple[Workspace, list[str], list[str]], slow: FaultyClouds, second: str) -> None:
     workspace, first, _ = ws
     target = first[0]
     path = workspace.root / "tenants" / f"{target}.yaml"
     text = path.read_text(encoding="utf-8")
     # a real change for the apply to work on: one more namespace
     path.write_text(text.replace("    networkIsolation: tenant",
-                                 f"      - name: {target}-extra\n"
+                                 f"      - name: {target}-{second}\n"
                                  '        quota: {requests.cpu: "1", requests.memory: 1Gi, pods: "5"}\n'
                                  "        limitRange: {defaultCpu: 200m, defaultMemory: 256Mi, defaultRequestCpu: 50m,"
                                  " defaultRequestMemory: 64Mi}\n"
@@ -100,7 +102,9 @@ def test_a_destroy_against_a_running_apply_is_refused_naming_the_holder(
     apply.wait_for(f"{target} create ", 1, timeout_s=240)
     stall(slow)
     try:
-        code, report, _ = workspace.cli_json("destroy", target, "--confirm", target)
+        command = (("destroy", target, "--confirm", target) if second == "destroy" else
+                   ("apply", "--refresh", "--yes", *workspace.files([target])))  # drift repair
+        code, report, _ = workspace.cli_json(*command)
     finally:
         slow.heal()
     assert apply.finish() == 0, "\n".join(apply.lines[-30:])
