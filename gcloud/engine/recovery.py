@@ -52,9 +52,10 @@ Notify = Callable[[str], None]
 """Where recovery says what it did (the operation's event stream)."""
 
 BOOKKEEPING = ".pulumi"
-OUR_TYPES = ("pulumi-python:dynamic/govcloud-", "pulumi:providers:")
-"""Resource types whose pending steps govcloud can decide: its dynamic providers (find-or-create), and provider
-resources (their "create" only checks configuration)."""
+OUR_TYPES = ("pulumi-python:dynamic/govcloud-", "pulumi:providers:", "govcloud:tenant:", "pulumi:pulumi:Stack")
+"""Resource types whose pending steps govcloud can decide: its dynamic providers (find-or-create), provider
+resources (their "create" only checks configuration), and the logical ones that make nothing in a cloud: the
+stack itself and the program's component resources (`govcloud:tenant:OpenStackTenant`, found by the kill soak)."""
 _ACTIONS = {
     "creating": "adopted by the next create if the object exists, created otherwise",
     "updating": "updated again by the next apply",

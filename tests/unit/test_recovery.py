@@ -133,6 +133,18 @@ def test_pending_steps_of_govcloud_resources_are_dropped_and_each_one_said(tmp_p
     assert "adopted by the next create" in said[0]
 
 
+def test_pending_creates_of_the_programs_components_are_dropped(tmp_path: Path) -> None:
+    """Component resources make nothing in a cloud: a kill while the engine registered them (found by CI's kill
+    test) leaves pending creates that are safe to drop; the next up registers them again."""
+    steps = [pending("creating", "govcloud:tenant:OpenStackTenant", "p0203"),
+             pending("creating", "govcloud:tenant:KubernetesTenant", "p0203")]
+    stack = FakeStack("p0203", write_state(tmp_path, "p0203", steps))
+    said: list[str] = []
+    recovery.recover(stack, settings(tmp_path), said.append, operation="up")  # type: ignore[arg-type]
+    assert stack.imported is not None and stack.imported.deployment["pending_operations"] == []
+    assert len(said) == 2 and all("a killed run left creating p0203" in line for line in said)
+
+
 def test_a_pending_step_govcloud_cannot_judge_is_refused_with_the_one_command(tmp_path: Path) -> None:
     deployment = write_state(tmp_path, "czj", [pending("creating", "aws:s3/bucket:Bucket", "logs")])
     stack = FakeStack("czj", deployment)
