@@ -3,6 +3,7 @@ is missing. `--mlps`: the platform's own level-3 settings instead; exit 1 when o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,11 +53,17 @@ def doctor(platform: PlatformFile = DEFAULT_PLATFORM, output_format: OutputForma
         clouds = [cloud.name for cloud in spec.openstack.clouds]
         contexts = [cluster.name for cluster in spec.kubernetes.clusters]
     report = diagnose(expected_clouds=clouds, expected_contexts=contexts, timeout=timeout)
+    _show(output_format, report.ok, lambda: _document(report), lambda: _render(report))
+
+
+def _show(output_format: Format, ok: bool, document: Callable[[], dict[str, object]],
+          render: Callable[[], None]) -> None:
+    """JSON for scripts or the table for people; exit 1 unless everything required is in place."""
     if output_format is Format.json:
-        output.emit_json(_document(report))
+        output.emit_json(document())
     else:
-        _render(report)
-    if not report.ok:
+        render()
+    if not ok:
         raise typer.Exit(1)
 
 
@@ -95,12 +102,7 @@ def _mlps(platform: Path, output_format: Format, timeout: float) -> None:
     from gcloud.doctor import diagnose_mlps
 
     report = diagnose_mlps(platform, timeout=timeout)
-    if output_format is Format.json:
-        output.emit_json(_mlps_document(report))
-    else:
-        _render_mlps(report)
-    if not report.ok:
-        raise typer.Exit(1)
+    _show(output_format, report.ok, lambda: _mlps_document(report), lambda: _render_mlps(report))
 
 
 def _clauses(keys: tuple[str, ...]) -> list[dict[str, str]]:

@@ -235,17 +235,24 @@ def _literal_list(items: list[Token], closing: int) -> tuple[int, int]:
     return -1, 0
 
 
-def _matching(items: list[Token], opening: int) -> int:
-    """The index of the bracket that closes `items[opening]` (the last token when it is never closed)."""
+def _partner(items: list[Token], start: int, step: int) -> int | None:
+    """The index of the bracket that pairs with `items[start]`, walking forward (`step` 1) or back (-1)."""
+    inward, outward = ("([{", ")]}") if step == 1 else (")]}", "([{")
     depth = 0
-    for index in range(opening, len(items)):
-        if items[index].text in "([{":
+    for index in range(start, len(items) if step == 1 else -1, step):
+        if items[index].text in inward:
             depth += 1
-        elif items[index].text in ")]}":
+        elif items[index].text in outward:
             depth -= 1
             if depth == 0:
                 return index
-    return len(items) - 1
+    return None
+
+
+def _matching(items: list[Token], opening: int) -> int:
+    """The index of the bracket that closes `items[opening]` (the last token when it is never closed)."""
+    found = _partner(items, opening, 1)
+    return len(items) - 1 if found is None else found
 
 
 
@@ -439,12 +446,5 @@ def _receiver_start(items: list[Token], end: int) -> int | None:
 
 
 def _opening(items: list[Token], closing: int) -> int | None:
-    depth = 0
-    for index in range(closing, -1, -1):
-        if items[index].text in ")]}":
-            depth += 1
-        elif items[index].text in "([{":
-            depth -= 1
-            if depth == 0:
-                return index
-    return None
+    """The index of the bracket that opens `items[closing]`, None when there is none."""
+    return _partner(items, closing, -1)
