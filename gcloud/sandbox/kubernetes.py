@@ -528,8 +528,7 @@ class KubernetesSandbox:
 
     def _admin_call(self, method: str, path: str, body: dict[str, Any], *, content_type: str = "application/json",
                     query: str = "") -> dict[str, Any]:
-        context = ssl.create_default_context(cafile=str(self.pki.cert("ca")))
-        context.load_cert_chain(str(self.pki.cert("admin")), str(self.pki.key("admin")))
+        context = self._admin_tls()
         request = urllib.request.Request(self._server + path + query, data=json.dumps(body).encode(), method=method,
                                          headers={"Content-Type": content_type, "Accept": "application/json"})
         try:
@@ -546,11 +545,16 @@ class KubernetesSandbox:
     def _get(self, path: str) -> bytes | None:
         """GET from the API server as the admin; None unless it answers 200."""
         try:
-            context = ssl.create_default_context(cafile=str(self.pki.cert("ca")))
-            context.load_cert_chain(str(self.pki.cert("admin")), str(self.pki.key("admin")))
+            context = self._admin_tls()
         except (OSError, ssl.SSLError):  # certificates not written yet (or removed): not ready
             return None
         return _https_ok(self._server + path, ssl_context=context)
+
+    def _admin_tls(self) -> ssl.SSLContext:
+        """TLS as the cluster admin: the sandbox CA, the admin's client certificate."""
+        context = ssl.create_default_context(cafile=str(self.pki.cert("ca")))
+        context.load_cert_chain(str(self.pki.cert("admin")), str(self.pki.key("admin")))
+        return context
 
 
 def _insecure() -> ssl.SSLContext:
