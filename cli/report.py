@@ -30,20 +30,23 @@ def report(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
            = Path("requests"),
            state_dir: Annotated[Path | None, typer.Option("--state-dir", show_default=False, help=(
                "The state folder (default: GOVCLOUD_STATE_DIR, else .govcloud/state)."))] = None,
+           live: Annotated[bool, typer.Option("--live", help=(
+               "Also read each tenant's live quota usage from its clouds (else no cloud is called)."))] = False,
            today: Today = None) -> None:
-    """Write the report: fleet summary, tenants, quotas against capacity, policies, waivers, applies, drift,
-    open quota requests, the audit trail's status and the MLPS 2.0 evidence table. No cloud is called.
+    """Write the report: fleet summary, tenants, quotas against capacity (and live usage with --live), policies,
+    waivers, applies, the last drift and verify results, open quota requests, the audit trail's status and the
+    MLPS 2.0 evidence table.
 
-    Example: govcloud report tenants/ --out report.html
+    Example: govcloud report tenants/ --live --out report.html
     """
     from gcloud.report.collect import build_report  # Jinja2 and the checker only when a report is made
     from gcloud.report.render import render
-    from gcloud.report.sources import Sources
+    from gcloud.report.sources import Sources, cloud_usage, no_usage
 
     day = today.date() if today else dt.date.today()
     from gcloud.audit.paths import default_state_dir
 
-    sources = Sources(state_dir or default_state_dir(), requests_dir)
+    sources = Sources(state_dir or default_state_dir(), requests_dir, usage=cloud_usage() if live else no_usage)
     text = render(build_report(tenant_paths(paths), platform, policies, sources, day), page_format.value)
     if str(out) == "-":
         typer.echo(text, nl=False)

@@ -108,6 +108,22 @@ def _tenant_pools(doc: TenantDocument) -> set[tuple[str, str]]:
     return pools
 
 
+def fleet_used(tenants: Sequence[TenantDocument], used: Mapping[str, Usage | None]) -> Usage:
+    """Live usage per pool and key summed over the tenants on it, for the pools where every tenant on them was
+    read (a pool with one tenant unread is not known, rather than understated)."""
+    totals: dict[str, dict[str, float]] = {}
+    unread: set[str] = set()
+    for doc in tenants:
+        found = used.get(doc.name) or {}
+        for _kind, pool in _tenant_pools(doc):
+            if pool not in found:
+                unread.add(pool)
+                continue
+            for key, value in found[pool].items():
+                totals.setdefault(pool, {})[key] = totals.get(pool, {}).get(key, 0.0) + value
+    return {pool: keys for pool, keys in totals.items() if pool not in unread}
+
+
 def _is_waiver_finding(finding: Finding) -> bool:
     return finding.field.startswith("spec.exceptions[")
 
@@ -150,7 +166,7 @@ def people(doc: TenantDocument) -> tuple[Person, ...]:
 
 
 def tenant_report(fleet: Fleet, doc: TenantDocument, result: CheckResult, sources: Sources,
-                  applied: Mapping[str, Any], today: dt.date, warn_days: int) -> TenantReport:
+                  applied: Mapping[str, Any], today: dt.date, warn_days: int, used: Usage | None) -> TenantReport:
     spec = doc.tenant.spec
     clouds = tuple(f"{KIND_LABEL[kind]} {name}" for kind, name in sorted(_tenant_pools(doc)))
     entry = applied.get(doc.name)
@@ -159,7 +175,7 @@ def tenant_report(fleet: Fleet, doc: TenantDocument, result: CheckResult, source
     return TenantReport(
         doc.name, doc.tenant.metadata.display_name, spec.mlps_level, spec.tier or "", doc.tenant.metadata.parent or "",
         people(doc), clouds,
-        pools_of(fleet, [doc.effective], sources.usage(sources.state_dir, doc.name), _tenant_pools(doc)),
+        pools_of(fleet, [doc.effective], used, _tenant_pools(doc)),
         policy_rows(result, doc.name), waiver_rows(doc, today, warn_days), last,
         sources.drift(sources.state_dir, doc.name))
 
@@ -188,10 +204,11 @@ def collect(fleet: Fleet, result: CheckResult, sources: Sources, today: dt.date,
             warn_days: int = WARN_DAYS) -> ReportData:
     """The report of a loaded and checked fleet; the other facts through `sources`."""
     applied = sources.applied(sources.state_dir).tenants
-    everyone = [doc.effective for doc in fleet.tenants]
-    pools = pools_of(fleet, everyone, None)
     shown = getattr(fleet, "targets", None) or fleet.tenants
-    tenants = tuple(tenant_report(fleet, doc, result, sources, applied, today, warn_days) for doc in shown)
+    used = {doc.name: sources.usage(doc, fleet.platform) for doc in shown}
+    pools = pools_of(fleet, [doc.effective for doc in fleet.tenants], fleet_used(fleet.tenants, used))
+    tenants = tuple(tenant_report(fleet, doc, result, sources, applied, today, warn_days, used[doc.name])
+                    for doc in shown)
     requests = sources.requests(sources.requests_dir)
     audit = sources.audit(sources.state_dir)
     fleet_rows = tuple(PolicyRow(p.id, p.spec.title, p.severity, p.enforcement, status, message)

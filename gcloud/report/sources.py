@@ -1,8 +1,9 @@
 """Where the report reads what the tenant files do not say: applies, drift, usage, live checks, requests, audit.
 
 Each reader is a plain function held in `Sources`, so a test hands in its own and a later feature replaces one
-without touching collect.py. Readers for facts nobody stores yet (live usage, stored `verify` results)
-return None, and the page says "not checked yet" / "not known" rather than inventing a value.
+without touching collect.py. A fact nobody has read yet is None, and the page says "not checked yet" / "not
+known" rather than inventing a value. By default no cloud is called: drift and live checks are what `govcloud
+drift` and `govcloud verify` kept; live usage is read from the clouds only when asked (`report --live`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gcloud.errors import GovcloudError
+from gcloud.model import Platform, TenantDocument
 from gcloud.plan.record import AppliedRecord, read_record
 
 from .data import AuditInfo, DriftInfo, RequestRow
+
+if TYPE_CHECKING:
+    from gcloud.requests.usage import Clients
 
 Usage = Mapping[str, Mapping[str, float]]
 """Pool (cloud or cluster) name -> quota key -> live usage."""
@@ -44,14 +50,57 @@ def read_drift(state_dir: Path, tenant: str) -> DriftInfo | None:
     return DriftInfo(str(found.get("checked_at", "")), bool(found.get("drifted")), summary)
 
 
-def no_usage(state_dir: Path, tenant: str) -> Usage | None:
-    """Live usage of a tenant's quotas: not stored yet, and the report never calls a cloud itself."""
+def no_usage(doc: TenantDocument, platform: Platform) -> Usage | None:
+    """Live usage not asked for: the report calls no cloud unless `--live`."""
     return None
 
 
-def no_live_checks(state_dir: Path) -> tuple[LiveCheck, ...] | None:
-    """Stored `verify` results: `verify` does not store them yet."""
-    return None
+def cloud_usage(clients: Clients | None = None) -> Callable[[TenantDocument, Platform], Usage | None]:
+    """A reader of each tenant's live usage from its clouds (Nova, Cinder, Neutron usage; Kubernetes quota
+    `status.used`), through the reader quota requests use; a cloud that does not answer is left out (not known)."""
+
+    def read(doc: TenantDocument, platform: Platform) -> Usage | None:
+        from gcloud.policy.functions import quantity
+        from gcloud.requests.keys import QuotaKey, parse_key
+        from gcloud.requests.usage import live_usage
+
+        spec = doc.effective["spec"]
+        keys: list[QuotaKey] = []
+        pools: dict[str, str] = {}
+        if spec.get("openstack"):
+            cloud = str(spec["openstack"]["cloud"])
+            for service, values in (spec["openstack"].get("quota") or {}).items():
+                for leaf in values or {}:
+                    keys.append(parse_key(f"{service}.{leaf}", doc.tenant))
+                    pools[keys[-1].key] = cloud
+        if spec.get("kubernetes"):
+            cluster = str(spec["kubernetes"]["cluster"])
+            names = {**{k: None for ns in spec["kubernetes"].get("namespaces") or [] for k in ns.get("quota") or {}},
+                     **dict.fromkeys(spec["kubernetes"].get("quota") or {})}
+            for leaf in names:  # tenant-wide keys: status.used summed over the tenant's namespaces
+                keys.append(QuotaKey(f"kubernetes.quota.{leaf}", ("spec", "kubernetes", "quota", leaf), True))
+                pools[keys[-1].key] = cluster
+        found = live_usage(doc, keys, platform, clients)
+        used: dict[str, dict[str, float]] = {}
+        for key in keys:
+            pool = pools[key.key]
+            if pool not in found.unknown and key.key in found.values:
+                used.setdefault(pool, {})[key.leaf] = quantity(found.values[key.key])
+        return used
+
+    return read
+
+
+def read_live_checks(state_dir: Path) -> tuple[LiveCheck, ...] | None:
+    """The checks each tenant's last `govcloud verify` kept (None: no tenant verified yet)."""
+    from gcloud.state.backend import get_results
+    from gcloud.verify.tenant import RESULT_KIND
+
+    found = get_results(RESULT_KIND, state_dir=state_dir)
+    if not found:
+        return None
+    return tuple(LiveCheck(tenant, str(check["check"]), bool(check["passed"]), str(check.get("detail", "")))
+                 for tenant, document in sorted(found.items()) for check in document.get("checks") or [])
 
 
 def read_requests(folder: Path) -> tuple[RequestRow, ...] | None:
@@ -93,7 +142,7 @@ class Sources:
     requests_dir: Path
     applied: Callable[[Path], AppliedRecord] = read_record
     drift: Callable[[Path, str], DriftInfo | None] = read_drift
-    usage: Callable[[Path, str], Usage | None] = no_usage
-    live_checks: Callable[[Path], tuple[LiveCheck, ...] | None] = no_live_checks
+    usage: Callable[[TenantDocument, Platform], Usage | None] = no_usage
+    live_checks: Callable[[Path], tuple[LiveCheck, ...] | None] = read_live_checks
     requests: Callable[[Path], tuple[RequestRow, ...] | None] = read_requests
     audit: Callable[[Path], AuditInfo | None] = read_audit

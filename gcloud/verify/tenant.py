@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gcloud.providers import credentials
@@ -61,10 +63,23 @@ class VerifyReport:
         return tuple(check for check in self.checks if not check.passed)
 
 
-def verify_fleet(fleet: Fleet, *, parallel: int = 4, clients: Clients | None = None) -> VerifyReport:
-    """The fleet's targets checked a few at once (each check waits on the clouds, not on this machine)."""
+RESULT_KIND = "verify"
+"""The kind under which each tenant's last checks are kept (read by `govcloud report`'s evidence table)."""
+
+
+def verify_fleet(fleet: Fleet, *, parallel: int = 4, clients: Clients | None = None, keep: bool = True,
+                 state_dir: Path | None = None) -> VerifyReport:
+    """The fleet's targets checked a few at once (each check waits on the clouds, not on this machine); with
+    `keep`, each tenant's checks are kept with their time where every runner sees them (the state store)."""
     owners = group_owners(doc.effective for doc in fleet.tenants)
     with ThreadPoolExecutor(max(1, parallel)) as pool:
         per_tenant = list(pool.map(
             lambda doc: verify_tenant(doc.effective, fleet.platform_data, clients, owners=owners), fleet.targets))
+    if keep:
+        from gcloud.state.backend import put_result
+
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        for doc, checks in zip(fleet.targets, per_tenant, strict=True):
+            put_result(RESULT_KIND, doc.name, {"checked_at": now, "checks": [asdict(c) for c in checks]},
+                       state_dir=state_dir)
     return VerifyReport(tuple(check for checks in per_tenant for check in checks), len(per_tenant))

@@ -1,4 +1,5 @@
-"""Live usage from the sandbox clouds refuses a request below it (Neutron ports; Kubernetes quota status.used)."""
+"""Live usage from the sandbox clouds refuses a request below it (Neutron ports; Kubernetes quota status.used), and
+the report's `--live` reader shows the same usage against each pool."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from gcloud.audit import AuditLog
+from gcloud.model import load_fleet
+from gcloud.report.sources import cloud_usage
 from gcloud.requests import Effects, State, Workspace, request_quota
 from gcloud.requests.usage import Clients, live_usage
 
@@ -33,9 +36,11 @@ def project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "platform.yaml", tmp_path / "platform.yaml")
     # czj-test counts its ConfigMaps, as a department's namespace quota may
     path = tmp_path / "tenants" / "czj.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        'quota: {requests.cpu: "4", requests.memory: 16Gi, pods: "50"}',
-        f'quota: {{requests.cpu: "4", requests.memory: 16Gi, pods: "50", {CONFIGMAPS}: "10"}}'), encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    line = 'quota: {requests.cpu: "4", requests.memory: 16Gi, pods: "50", requests.storage: 100Gi, ' \
+           'persistentvolumeclaims: "10"}'
+    assert text.count(line) == 1, "czj-test's quota line changed: update this fixture"
+    path.write_text(text.replace(line, line[:-1] + f', {CONFIGMAPS}: "10"}}'), encoding="utf-8")
     return tmp_path
 
 
@@ -93,6 +98,14 @@ def test_live_usage_refuses_a_request_below_it(sandbox: Any, project: Path) -> N
         assert refused.status.state is State.REFUSED
         assert refused.status.usage.values == {key: str(len(live))}
         assert refused.status.problems == [f"{key}: 1 asked, but {len(live)} is in use now"]
+
+        fleet = load_fleet([project / "tenants"], project / "platform.yaml")
+        docs = {doc.name: doc for doc in fleet.tenants}
+        read = cloud_usage(clients)
+        assert read(docs["daj"], fleet.platform)["gov-east"]["ports"] == ports_now
+        czj = read(docs["czj"], fleet.platform)
+        assert czj["gov-k8s"][CONFIGMAPS] == len(live), "status.used summed over the tenant's namespaces"
+        assert set(czj["gov-east"]) >= {"cores", "ramMB", "gigabytes", "ports"}
     finally:
         for port in ports:
             conn.network.delete_port(port, ignore_missing=True)

@@ -24,8 +24,9 @@ from gcloud.engine.stack import StackResult
 from gcloud.model import Fleet, load_fleet
 from gcloud.providers import credentials
 from gcloud.providers.retry import poll
+from gcloud.report.sources import read_live_checks
 from gcloud.sandbox.openstack_config import ADMIN_CLOUD_NAME
-from gcloud.verify import IsolationCheck, group_owners, verify_tenant
+from gcloud.verify import IsolationCheck, group_owners, verify_fleet, verify_tenant
 from gcloud.verify.openstack import verifier_name
 
 pytestmark = pytest.mark.integration
@@ -142,6 +143,14 @@ def test_verify_passes_on_what_govcloud_built(applied: dict[str, StackResult], f
         assert set(results) == {"keystone-foreign-assignments", "keystone-token-projects", "neutron-token-networks",
                                 "k8s-own-access", "k8s-cross-tenant-access", "k8s-default-deny"}
         assert all(r.passed for r in results.values()), results
+
+
+def test_verify_keeps_each_tenants_checks_for_the_reports_evidence(applied: dict[str, StackResult], fleet: Fleet,
+                                                                   engine: EngineSettings) -> None:
+    report = verify_fleet(fleet, state_dir=engine.state_dir)
+    kept = read_live_checks(engine.state_dir)
+    assert kept is not None and len(kept) == len(report.checks) == 6 * len(TENANTS)
+    assert {(c.tenant, c.check, c.passed) for c in kept} == {(c.tenant, c.check, c.passed) for c in report.checks}
 
 
 def test_verify_deletes_verifier_users_a_killed_run_left_behind(applied: dict[str, StackResult], fleet: Fleet,

@@ -156,3 +156,42 @@ def test_the_cli_writes_the_page_and_a_bad_format_is_a_usage_error(fleet_dir: Pa
     assert result.code == 0, result.stderr
     assert (fleet_dir / "out" / "report.md").read_text(encoding="utf-8").startswith("# 杭州市政务云")
     assert run_cli("report", "--format", "pdf", cwd=fleet_dir).code == 2
+
+
+def _meter(pools, pool: str, key: str):  # type: ignore[no-untyped-def]
+    return next(m for p in pools if p.name == pool for m in p.meters if m.key == key)
+
+
+def test_live_usage_is_shown_per_tenant_and_summed_for_a_pool_only_where_every_tenant_was_read(
+        fleet_dir: Path) -> None:
+    def partly(doc, platform):  # type: ignore[no-untyped-def]
+        return {"gov-east": {"cores": 10.0}} if doc.name == "czj" else None
+
+    data = report(fleet_dir, usage=partly)
+    czj = next(t for t in data.tenants if t.name == "czj")
+    assert _meter(czj.quotas, "gov-east", "cores").used == 10.0
+    assert _meter(czj.quotas, "gov-east", "cores").used_text != "not known"
+    assert _meter(data.pools, "gov-east", "cores").used is None, "other tenants on gov-east were not read"
+
+    everyone = report(fleet_dir, usage=lambda doc, platform: {"gov-east": {"cores": 3.0}, "gov-k8s": {"pods": 2.0}})
+    on_east = sum(1 for t in everyone.tenants if "OpenStack gov-east" in t.clouds)
+    assert on_east >= 2 and _meter(everyone.pools, "gov-east", "cores").used == 3.0 * on_east
+    on_k8s = sum(1 for t in everyone.tenants if "Kubernetes gov-k8s" in t.clouds)
+    assert _meter(everyone.pools, "gov-k8s", "pods").used == 2.0 * on_k8s
+
+
+def test_the_evidence_table_reads_the_checks_govcloud_verify_kept(fleet_dir: Path) -> None:
+    from gcloud.state.backend import put_result
+
+    assert all(e.result.startswith("not checked yet") for r in report(fleet_dir).evidence for e in r.evidence
+               if e.kind == "live" and e.name != "audit-log-verify")
+    state = fleet_dir / "state"
+    put_result("verify", "czj", {"checked_at": "2026-12-01T08:00:00+00:00", "checks": [
+        {"tenant": "czj", "check": "k8s-default-deny", "passed": True, "detail": "ok"},
+        {"tenant": "czj", "check": "neutron-token-networks", "passed": False, "detail": "sees sjj-app"}]},
+        state_dir=state)
+    put_result("verify", "gaj", {"checked_at": "2026-12-01T08:00:00+00:00", "checks": [
+        {"tenant": "gaj", "check": "k8s-default-deny", "passed": True, "detail": "ok"}]}, state_dir=state)
+    segmentation = next(r for r in report(fleet_dir).evidence if r.key == "segmentation")
+    live = {e.name: (e.ok, e.result) for e in segmentation.evidence if e.kind == "live"}
+    assert live == {"k8s-default-deny": (True, "2/2 pass"), "neutron-token-networks": (False, "0/1 pass; failing: czj")}
