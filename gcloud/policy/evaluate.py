@@ -317,6 +317,21 @@ class Checker:
         where = locate_platform(policy.spec.field)
         message = outcome.error or policy.message.render(context)
         status = Status.ERROR if outcome.error else Status.FAIL
+        names = () if outcome.error else offenders(policy, context)
         return [Finding(where.file, where.line, where.column, policy.id, policy.severity, policy.enforcement,
-                        FLEET, policy.spec.field, message, status)]
+                        name, policy.spec.field, message, status) for name in names or (FLEET,)]
+
+
+def offenders(policy: Policy, context: cel.Context) -> tuple[str, ...]:
+    """The tenants a failed fleet rule names (its `offenders`); () when it has none, or they cannot be read,
+    so the finding stays the fleet's and stops the run (failing closed)."""
+    if policy.offenders is None:
+        return ()
+    try:
+        value = policy.offenders.evaluate(context)
+    except Exception:  # an unreadable list of offenders must not narrow a failure
+        return ()
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        return ()
+    return tuple(sorted(set(value)))
 

@@ -6,6 +6,7 @@ sweep; what is allowed stays in the reviewed policy file (GOV-NET-014, GOV-NET-0
 
 ```
 usage.flows.crossTenant   # ["sjj exchange-api 443 from 10.16.0.0/12 reaches czj, daj", ...]
+usage.flows.crossTenantOwners   # ["sjj", ...]: the tenants whose rules those are
 usage.flows.upward        # [{from, to, fromLevel, toLevel, targetWaivers: [policy ids of its live waivers]}]
 ```
 """
@@ -35,21 +36,21 @@ REACHED_SHOWN = 5
 """Tenants named per offending rule; more are summed up as "and more" (a rule open to 10.0.0.0/8 reaches all)."""
 
 
-def cross_tenant_ingress(tenants: Sequence[Mapping[str, Any]]) -> list[str]:
+def cross_tenant_ingress(tenants: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """Ingress rules admitting another tenant's networks without its interconnect.
 
     For each tenant's private ingress range (public ranges are the public-ingress rules' business), every
     other tenant whose networks it overlaps must have an active interconnect into this tenant (its
-    `inboundInterconnects`) whose ports cover the rule's. One entry per offending rule, as text:
-    "sjj exchange-api 443 from 10.16.0.0/12 reaches czj, daj". Python, not CEL (which would nest four
-    comprehensions deep): tenant networks never overlap, so sorted by start they are sorted by end too, and
-    the networks a range overlaps are one slice found by bisection; the scan stops once enough are named.
+    `inboundInterconnects`) whose ports cover the rule's. One entry per offending rule: the tenant whose rule it
+    is, and the rule as text ("sjj exchange-api 443 from 10.16.0.0/12 reaches czj, daj"). Python, not CEL (which
+    would nest four comprehensions deep): tenant networks never overlap, so sorted by start they are sorted by end
+    too, and the networks a range overlaps are one slice found by bisection; the scan stops once enough are named.
     """
     owned = sorted((int(net.network_address), int(net.broadcast_address), str((t.get("metadata") or {}).get("name")))
                    for t in tenants for net in _tenant_networks(t))
     starts = [start for start, _, _ in owned]
     ends = [end for _, end, _ in owned]
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     for tenant in tenants:
         name = str((tenant.get("metadata") or {}).get("name"))
         openstack = (tenant.get("spec") or {}).get("openstack") or {}
@@ -70,8 +71,8 @@ def cross_tenant_ingress(tenants: Sequence[Mapping[str, Any]]) -> list[str]:
                             break
                 if reached:
                     names = ", ".join(reached[:REACHED_SHOWN]) + (" and more" if len(reached) > REACHED_SHOWN else "")
-                    found.append(f"{name} {group.get('name')} {rule.get('ports') or 'every port'} from {remote} "
-                                 f"reaches {names}")
+                    found.append((name, f"{name} {group.get('name')} {rule.get('ports') or 'every port'} "
+                                        f"from {remote} reaches {names}"))
     return found
 
 
@@ -93,4 +94,6 @@ def upward_flows(tenants: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def fleet_flows(tenants: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"crossTenant": cross_tenant_ingress(tenants), "upward": upward_flows(tenants)}
+    cross = cross_tenant_ingress(tenants)
+    return {"crossTenant": [text for _, text in cross], "crossTenantOwners": sorted({owner for owner, _ in cross}),
+            "upward": upward_flows(tenants)}

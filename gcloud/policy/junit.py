@@ -63,12 +63,13 @@ def to_junit(result: CheckResult) -> str:
     """The document; deterministic (no timestamps or durations)."""
     by_case: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     waiver_findings: list[Finding] = []
+    fleet_rules = {policy.id for policy in result.policies if policy.fleet}  # one case, whoever a finding names
     for finding in result.findings:
         if finding.status is Status.EXPIRED_WAIVER or (finding.status in (Status.ERROR, Status.FAIL) and
                                                        finding.field.startswith("spec.exceptions[")):
             waiver_findings.append(finding)
         else:
-            by_case[(finding.policy_id, finding.tenant)].append(finding)
+            by_case[(finding.policy_id, FLEET if finding.policy_id in fleet_rules else finding.tenant)].append(finding)
     root = ET.Element("testsuites", name="govcloud policy check")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for policy in result.policies:

@@ -108,8 +108,19 @@ def _compile(spec: PolicySpec, doc: YamlDocument, label: str, index: int) -> Pol
     for part in message.parts:
         if isinstance(part, Expression) and _too_costly(part):
             raise fail("message", _too_costly(part), "cel-cost")
+    offenders = None
+    if spec.offenders is not None:
+        if not fleet:
+            raise fail("offenders", "offenders names the tenants a fleet rule's failure is about; a per-tenant "
+                       "rule's finding is already its tenant's", "fleet-scope")
+        try:
+            offenders = compile_expression(spec.offenders, FLEET_GLOBALS, FUNCTION_NAMES)
+        except ExpressionError as err:
+            raise fail("offenders", str(err), "cel-compile") from None
+        if _too_costly(offenders):
+            raise fail("offenders", _too_costly(offenders), "cel-cost")
     line, column = doc.position(("policies", index))
-    return Policy(spec, rule, message, fleet, SourceLocation(label, line, column))
+    return Policy(spec, rule, message, fleet, SourceLocation(label, line, column), offenders)
 
 
 def _too_costly(expression: Expression) -> str:

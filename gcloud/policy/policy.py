@@ -26,6 +26,8 @@ class Policy:
     message: Template
     fleet: bool
     source: SourceLocation
+    offenders: Expression | None = None
+    """A fleet rule's tenants a failure is about (schema: `offenders`)."""
 
     @property
     def id(self) -> str:
@@ -46,11 +48,14 @@ class Policy:
     @property
     def bindings(self) -> frozenset[Binding]:
         """Variables the rule and message read, so a context carries (and converts) only what is used."""
-        return self.rule.bindings | self.message.bindings
+        return frozenset().union(*(part.bindings for part in self._parts()))
 
     @property
     def functions(self) -> frozenset[str]:
-        return self.rule.functions | self.message.functions
+        return frozenset().union(*(part.functions for part in self._parts()))
+
+    def _parts(self) -> tuple[Expression | Template, ...]:
+        return (self.rule, self.message) if self.offenders is None else (self.rule, self.message, self.offenders)
 
     def applies_to(self, tenant: Mapping[str, Any]) -> bool:
         """True when the tenant's MLPS level and labels are in this policy's scope."""

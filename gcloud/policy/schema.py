@@ -94,6 +94,10 @@ class PolicySpec(Model):
     field: Annotated[str, Field(strict=True), AfterValidator(_field_path)] = "metadata.name"
     rule: Text
     message: Text
+    offenders: Text | None = None
+    """Fleet rules only: CEL giving the names of the tenants a failure is about (a list of strings). Each gets
+    the finding, so a run holds back those tenants and applies the others; without it, or when it names none,
+    a failing fleet rule stops the whole run."""
     rationale: Text
     references: Annotated[list[NonEmpty], Field(min_length=1)]
     examples: Examples

@@ -224,8 +224,11 @@ def collect(fleet: Fleet, result: CheckResult, sources: Sources, today: dt.date,
 
 
 def _fleet_status(result: CheckResult, policy_id: str) -> tuple[str, str]:
-    found = next((f for f in result.findings if f.policy_id == policy_id and f.tenant == FLEET), None)
-    return (found.status.value, found.message) if found else ("pass", "")
+    found = [f for f in result.findings if f.policy_id == policy_id]
+    if not found:
+        return "pass", ""
+    named = sorted({f.tenant for f in found if f.tenant != FLEET})
+    return found[0].status.value, found[0].message + (f" (held back: {', '.join(named)})" if named else "")
 
 
 def build_report(tenant_paths: Sequence[Path], platform_path: Path, policies_path: Path, sources: Sources,

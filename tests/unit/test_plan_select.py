@@ -47,3 +47,24 @@ def test_concurrent_updates_lose_nothing(tmp_path: Path) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: update_record(tmp_path, {f"t{i}": AppliedTenant(str(i))}), range(40)))
     assert len(read_record(tmp_path).tenants) == 40
+
+
+def test_a_fleet_rule_that_names_its_offenders_holds_back_only_them(workspace: Path, tmp_path: Path) -> None:
+    """wjw opens a group to the whole pool (GOV-NET-014): wjw is held back, every other tenant goes on."""
+    import datetime as dt
+    from types import SimpleNamespace
+    from typing import cast
+
+    from gcloud.engine.settings import EngineSettings
+    from gcloud.plan.run import prepare
+    from tests.conftest import REPO
+
+    path = workspace / "tenants" / "wjw.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("remoteCidr: 10.1.0.0/16}", "remoteCidr: 10.0.0.0/8}"),
+                    encoding="utf-8")
+    settings = cast(EngineSettings, SimpleNamespace(state_dir=tmp_path / "state"))
+    prepared = prepare([workspace / "tenants"], workspace / "platform.yaml", REPO / "policies", settings,
+                       today=dt.date(2026, 12, 1))
+    assert prepared.blocked == {"wjw"}
+    names = {doc.name for doc in prepared.fleet.tenants}
+    assert {s.name for s in prepared.to_preview(True)} == names - {"wjw"} and len(names) > 5

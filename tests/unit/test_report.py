@@ -195,3 +195,11 @@ def test_the_evidence_table_reads_the_checks_govcloud_verify_kept(fleet_dir: Pat
     segmentation = next(r for r in report(fleet_dir).evidence if r.key == "segmentation")
     live = {e.name: (e.ok, e.result) for e in segmentation.evidence if e.kind == "live"}
     assert live == {"k8s-default-deny": (True, "2/2 pass"), "neutron-token-networks": (False, "0/1 pass; failing: czj")}
+
+
+def test_a_fleet_rule_that_holds_back_a_tenant_fails_in_the_fleet_rows(fleet_dir: Path) -> None:
+    path = fleet_dir / "tenants" / "wjw.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("remoteCidr: 10.1.0.0/16}", "remoteCidr: 10.0.0.0/8}"),
+                    encoding="utf-8")
+    row = next(r for r in report(fleet_dir).fleet_policies if r.policy_id == "GOV-NET-014")
+    assert row.status == "fail" and row.message.endswith("(held back: wjw)")
