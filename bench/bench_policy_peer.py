@@ -63,20 +63,24 @@ SHARED = ("GOV-IAM-002", "GOV-IAM-003", "GOV-K8S-001", "GOV-K8S-002", "GOV-K8S-0
 """The rules translated to Rego (bench/rego/*.rego)."""
 TARGETS = {("process-all", 1000): 0.8, ("validate-process", 10000): 5.0}
 
+OWN_443 = r'ports: "443", (remoteCidr: 10\.[0-9]+\.[0-9]+\.0/23)'
+"""The web ingress of a passing generated tenant: 443 from its own two /24s."""
+
 MUTATIONS: tuple[tuple[str, str, str], ...] = (
-    ("GOV-NET-001", "ports: \"443\", remoteCidr: 10.0.0.0/8", "ports: \"443\", remoteCidr: 0.0.0.0/0"),
-    ("GOV-NET-004", "ports: \"443\", remoteCidr: 10.0.0.0/8", "ports: \"20-30\", remoteCidr: 10.0.0.0/8"),
-    ("GOV-NET-009", "snat: false", "snat: true"),
-    ("GOV-IAM-002", "email: sec", "email: sys"),
-    ("GOV-IAM-003", "-staff, role: member", "-staff, role: member}\n    - {group: all-staff, role: reader"),
-    ("GOV-K8S-001", "podSecurity: restricted", "podSecurity: baseline"),
-    ("GOV-K8S-002", "podSecurity: restricted\n    quota", "podSecurity: privileged\n    quota"),
-    ("GOV-K8S-004", "imageRegistries: [harbor.gov.local]", "imageRegistries: [harbor.gov.local, docker.io]"),
-    ("GOV-QUOTA-001", "compute: {cores: ", "compute: {cores: -1, ramMB: "),
-    ("GOV-QUOTA-004", "requests.memory: 4Gi, pods: \"20\"", "requests.memory: 4Gi"),
+    ("GOV-NET-001", OWN_443, 'ports: "443", remoteCidr: 0.0.0.0/0'),
+    ("GOV-NET-004", OWN_443, r'ports: "20-30", \1'),
+    ("GOV-NET-009", re.escape("snat: false"), "snat: true"),
+    ("GOV-IAM-002", re.escape("email: sec"), "email: sys"),
+    ("GOV-IAM-003", re.escape("-staff, role: member"), "-staff, role: member}\n    - {group: all-staff, role: reader"),
+    ("GOV-K8S-001", re.escape("podSecurity: restricted"), "podSecurity: baseline"),
+    ("GOV-K8S-002", re.escape("podSecurity: restricted\n    quota"), "podSecurity: privileged\n    quota"),
+    ("GOV-K8S-004", re.escape("imageRegistries: [harbor.gov.local]"), "imageRegistries: [harbor.gov.local, docker.io]"),
+    ("GOV-QUOTA-001", re.escape("compute: {cores: "), "compute: {cores: -1, ramMB: "),
+    ("GOV-QUOTA-004", re.escape('requests.memory: 4Gi, pods: "20"'), "requests.memory: 4Gi"),
 )
-"""One break per tenant for every tenth tenant, cycling through these (rule meant, text, replacement). Rules
-scoped to level 3 see only the level-3 tenants' breaks; both engines must agree on that too."""
+"""One break per tenant for every tenth tenant, cycling through these (rule meant, pattern, replacement), in a
+fleet that otherwise passes every baseline policy (so about 10% of the tenants violate something, as the peer
+was tried). Rules scoped to level 3 see only the level-3 tenants' breaks; both engines must agree on that too."""
 
 
 def log(message: str) -> None:
@@ -119,15 +123,15 @@ def opa_binary() -> Path:
 
 
 def violating_fleet(root: Path, n: int) -> dict[str, str]:
-    """bench/generate.py's fleet with every tenth tenant breaking one rule; tenant -> the rule it breaks."""
-    generate_fleet(root, n)
+    """bench/generate.py's passing fleet with every tenth tenant breaking one rule; tenant -> the rule it breaks."""
+    generate_fleet(root, n, passing=True)
     broken: dict[str, str] = {}
     for number, index in enumerate(range(7, n, 10)):
-        rule, old, new = MUTATIONS[number % len(MUTATIONS)]
+        rule, pattern, replacement = MUTATIONS[number % len(MUTATIONS)]
         path = root / "tenants" / f"t{index:05d}.yaml"
-        text = path.read_text(encoding="utf-8")
-        assert old in text, (rule, old)
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        text, count = re.subn(pattern, replacement, path.read_text(encoding="utf-8"), count=1)
+        assert count == 1, (rule, pattern)
+        path.write_text(text, encoding="utf-8")
         broken[path.stem] = rule
     return broken
 

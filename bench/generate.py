@@ -150,15 +150,17 @@ def fleet_tenant_text(index: int) -> str:
     return with_duties(text, f"t{index:05d}")
 
 
-def generate_fleet(out_dir: Path, n: int) -> None:
-    """Write platform.yaml and tenants/t00000.yaml ... for n tenants into out_dir."""
+def generate_fleet(out_dir: Path, n: int, passing: bool = False) -> None:
+    """Write platform.yaml and tenants/t00000.yaml ... for n tenants into out_dir (`passing`: tenants that pass
+    today's policies, `fleet_tenant_text`; else `tenant_text`, which later policies fail)."""
     tenants = out_dir / "tenants"
     tenants.mkdir(parents=True, exist_ok=True)
     (out_dir / "platform.yaml").write_text(PLATFORM.format(
         cores=64 * n, ram=262144 * n, instances=20 * n, gigabytes=4000 * n, cpu=12 * n, memory=24 * n,
         pods=130 * n), encoding="utf-8")
     for index in range(n):
-        (tenants / f"t{index:05d}.yaml").write_text(tenant_text(index), encoding="utf-8")
+        text = fleet_tenant_text(index) if passing else tenant_text(index)
+        (tenants / f"t{index:05d}.yaml").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
