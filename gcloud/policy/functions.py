@@ -10,6 +10,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Network, ip_network
 from typing import Any
@@ -170,35 +171,70 @@ REGEX_MAX_CHARS = 256
 costs at most (text length) ** 2 * 2 ** 4 steps."""
 
 
+_LITERAL_ATOM = re.compile(r"""\\[.+*?()|\[\]{}^$\\-]|[A-Za-z0-9_@:/,=%#&~<>!'" -]""")
+"""An atom that stands for one character, itself (`\\.` for `.`)."""
+
+
+@dataclass(frozen=True)
+class QuickRegex:
+    """A pattern of the quick subset: an anchored pattern is its literal prefix and the compiled rest, so patterns
+    that differ only in the prefix (`"^" + tenant.metadata.name + "-[a-z0-9]+$"`, one per tenant) share one
+    compiled regex: compiling is ~0.3 ms, a third of checking a tenant when it happened per tenant."""
+
+    prefix: str
+    """Matched at the start of the text (an anchored pattern); "" for an unanchored one."""
+    rest: re.Pattern[str]
+    anchored: bool
+
+    def search(self, text: str) -> bool:
+        if not self.anchored:
+            return self.rest.search(text) is not None
+        return text.startswith(self.prefix) and self.rest.match(text, len(self.prefix)) is not None
+
+
 @lru_cache(maxsize=4096)
-def _quick_regex(pattern: str) -> re.Pattern[str] | None:
-    """`pattern` compiled by Python's `re` when it is in a subset where RE2 (CEL's dialect, Rust's `regex`) and
-    `re` mean the same: ASCII literals, meta-character escapes, ASCII classes, `.`, `^` first, `$` last, and
+def _quick_regex(pattern: str) -> QuickRegex | None:
+    """`pattern` for Python's `re` when it is in a subset where RE2 (CEL's dialect, Rust's `regex`) and `re`
+    mean the same: ASCII literals, meta-character escapes, ASCII classes, `.`, `^` first, `$` last, and
     quantifiers on single atoms (`*` or `+` once at most, `?` four times, `{n}`). No groups, alternation or
     class escapes (`\\d`, `\\w`, whose Unicode tables differ). Else None."""
     if len(pattern) > REGEX_MAX_CHARS:
         return None
-    out = ["^"] if pattern.startswith("^") else []
-    position, unbounded, optional = len(out), 0, 0
+    anchored = pattern.startswith("^")
+    atoms: list[tuple[str, str]] = []
+    position, unbounded, optional, end = int(anchored), 0, 0, ""
     while position < len(pattern):
         if pattern[position] == "$" and position == len(pattern) - 1:
-            out.append(r"\Z")  # RE2's `$` is the end of the text; re's also matches before a final newline
+            end = r"\Z"  # RE2's `$` is the end of the text; re's also matches before a final newline
             break
         atom = _REGEX_ATOM.match(pattern, position)
         if atom is None:
             return None
-        out.append(atom.group())
         position = atom.end()
         quantifier = _REGEX_QUANTIFIER.match(pattern, position)
         if quantifier is not None:
             unbounded += quantifier.group() in ("*", "+")
             optional += quantifier.group() == "?"
-            out.append(quantifier.group())
             position = quantifier.end()
+        atoms.append((atom.group(), quantifier.group() if quantifier else ""))
     if unbounded > 1 or optional > 4:
         return None
+    literal = 0
+    while anchored and literal < len(atoms) and not atoms[literal][1] and _LITERAL_ATOM.fullmatch(atoms[literal][0]):
+        literal += 1
+    prefix = "".join(atom[-1] for atom, _ in atoms[:literal])  # `\\.` is `.`, `a` is `a`
+    return _compiled(prefix, "".join(atom + quantifier for atom, quantifier in atoms[literal:]) + end, anchored)
+
+
+def _compiled(prefix: str, rest: str, anchored: bool) -> QuickRegex | None:
+    compiled = _compile_rest(rest)
+    return None if compiled is None else QuickRegex(prefix, compiled, anchored)
+
+
+@lru_cache(maxsize=1024)
+def _compile_rest(rest: str) -> re.Pattern[str] | None:
     try:
-        return re.compile("".join(out))
+        return re.compile(rest)
     except re.error:
         return None
 
@@ -215,7 +251,7 @@ def quick_matches(text: Any, pattern: Any) -> bool:
     compiled = _quick_regex(pattern)
     if compiled is None:
         raise UnsupportedRegex("not in the quick subset")
-    return compiled.search(text) is not None
+    return compiled.search(text)
 
 
 INTERNAL_FUNCTIONS: dict[str, Callable[..., Any]] = {"__matches": quick_matches}

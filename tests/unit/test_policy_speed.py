@@ -14,6 +14,7 @@ from test_policy_evaluate import PLATFORM, policies_from, policy  # tests/unit i
 import gcloud.policy.evaluate as evaluate
 from gcloud.errors import SourceLocation
 from gcloud.model.yamlsrc import load_yaml
+from gcloud.policy import cellib as cel
 from gcloud.policy.celsyntax import Elements, Keys, needs, project, tokens
 from gcloud.policy.evaluate import Checker, Subject
 from gcloud.policy.finding import Finding
@@ -149,3 +150,28 @@ def test_quick_patterns_mean_what_re2_means() -> None:
     assert quick_matches("x@czj.gov.cn", "\\.gov\\.cn$") and not quick_matches("x@czjgov.cn", "\\.gov\\.cn$")
     with pytest.raises(UnsupportedRegex):
         quick_matches("a" * 300, "a")
+
+
+@pytest.mark.parametrize(("pattern", "texts"), [
+    ("^t001-[a-z0-9]+$", ["t001-ab", "t001-", "t0012-ab", "t001-AB", "xt001-ab", "t001-ab\n", "t001"]),
+    ("^a.b", ["a.b", "axb", "ab", "a.bc"]),
+    ("^a\\.b$", ["a.b", "axb", "a.b\n"]),
+    ("^ab?c", ["ac", "abc", "abbc", "xabc"]),
+    ("^t0-x", ["t0-x", "t0-xyz", "t0x"]),
+    ("^", ["", "anything"]),
+    ("gov\\.cn$", ["a.gov.cn", "gov.cnx", "govxcn"]),
+])
+def test_a_literal_prefix_split_off_means_what_cel_means(pattern: str, texts: list[str]) -> None:
+    """Anchored patterns share one compiled regex per shape (the literal prefix is compared as text): the
+    answers are CEL's own, for texts that match, fail at the prefix, fail after it, or end in a newline."""
+    program = cel.compile("t.matches(p)")
+    for text in texts:
+        assert quick_matches(text, pattern) is program.execute(cel.Context({"t": text, "p": pattern}, {})), text
+
+
+def test_patterns_differing_only_in_their_literal_prefix_share_one_compiled_regex() -> None:
+    from gcloud.policy.functions import _quick_regex
+
+    first, second = _quick_regex("^t00001-[a-z0-9]+$"), _quick_regex("^t00002-[a-z0-9]+$")
+    assert first is not None and second is not None
+    assert (first.prefix, second.prefix) == ("t00001-", "t00002-") and first.rest is second.rest
