@@ -74,10 +74,10 @@ def cloud_usage(clients: Clients | None = None) -> Callable[[TenantDocument, Pla
                     keys.append(parse_key(f"{service}.{leaf}", doc.tenant))
                     pools[keys[-1].key] = cloud
         if spec.get("kubernetes"):
-            cluster = str(spec["kubernetes"]["cluster"])
-            names = {**{k: None for ns in spec["kubernetes"].get("namespaces") or [] for k in ns.get("quota") or {}},
-                     **dict.fromkeys(spec["kubernetes"].get("quota") or {})}
-            for leaf in names:  # tenant-wide keys: status.used summed over the tenant's namespaces
+            kube = spec["kubernetes"]
+            cluster = str(kube["cluster"])
+            leaves = {key for ns in kube.get("namespaces") or [] for key in ns.get("quota") or {}}
+            for leaf in sorted(leaves | set(kube.get("quota") or {})):  # status.used summed over its namespaces
                 keys.append(QuotaKey(f"kubernetes.quota.{leaf}", ("spec", "kubernetes", "quota", leaf), True))
                 pools[keys[-1].key] = cluster
         found = live_usage(doc, keys, platform, clients)
