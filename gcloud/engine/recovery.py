@@ -43,6 +43,7 @@ from typing import Any
 
 from pulumi.automation import Deployment, Stack
 
+from gcloud.state.backend import is_postgres
 from gcloud.state.locks import pid_running_pulumi
 
 from .errors import ConcurrentUpdate, EngineFailure
@@ -177,7 +178,7 @@ def repair_files(settings: EngineSettings, stack: str, notify: Notify) -> None:
 def recover(stack: Stack, settings: EngineSettings, notify: Notify, *, operation: str) -> None:
     """Before a changing operation: clear what a dead run left (locks, pending steps), or refuse saying why."""
     name = stack.name
-    if settings.backend_url.startswith("postgres"):
+    if is_postgres(settings.backend_url):
         _clear_shared_locks(settings.backend_url, name, notify, operation)
     held: list[StackLock] = []
     for lock in stack_locks(settings, name):

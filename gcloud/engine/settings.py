@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from gcloud.state.backend import is_postgres
+
 from .errors import PASSPHRASE_HINT, MissingPassphrase
 from .toolchain import Toolchain, find_toolchain
 
@@ -176,7 +178,7 @@ class EngineSettings:
             **self.passphrase.env,
             # Pulumi 3.259's postgres backend lists stacks with 10 workers each holding a pooled connection and
             # asking for another: on a small pool it deadlocks (measured: `stack ls` hung 600 s)
-            **({"PULUMI_DIY_BACKEND_PARALLEL": "1"} if self.backend_url.startswith("postgres") else {}),
+            **({"PULUMI_DIY_BACKEND_PARALLEL": "1"} if is_postgres(self.backend_url) else {}),
             **self.extra_env,
         }
 

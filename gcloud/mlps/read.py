@@ -27,6 +27,8 @@ from . import openstack as ostack
 from .checks import MlpsReport, Setting, SettingCheck
 
 NEEDED = {**kube.NEEDED, **ostack.NEEDED}
+CLUSTER_SETTINGS = (Setting.AUDIT_POLICY, Setting.AUDIT_RETENTION, Setting.SECRETS_ENCRYPTION)
+KEYSTONE_SETTINGS = (Setting.KEYSTONE_LOCKOUT, Setting.KEYSTONE_PASSWORD_EXPIRY)
 SAMPLE_LIMIT = 1000
 """Secrets read from etcd at most (their count is asked separately): enough to find old plaintext ones."""
 
@@ -46,12 +48,12 @@ def check_platform(platform: Platform, base_dir: Path, *, timeout: float = 3.0,
         target = f"kubernetes {cluster.name}"
         entry = clusters.get(cluster.name)
         if entry is None:
-            checks += _unread(target, (Setting.AUDIT_POLICY, Setting.AUDIT_RETENTION, Setting.SECRETS_ENCRYPTION),
+            checks += _unread(target, CLUSTER_SETTINGS,
                               f"not read: spec.deployment.kubernetes has no entry for {cluster.name}", label)
         else:
             checks += _cluster(target, entry, base_dir, cluster.identity, timeout)
     for cloud in platform.spec.openstack.clouds:
-        checks += _cloud(f"openstack {cloud.name}", clouds.get(cloud.name), base_dir, label)
+        checks += _cloud(cloud.name, clouds.get(cloud.name), base_dir, label)
     return MlpsReport(tuple(checks))
 
 
@@ -92,8 +94,7 @@ def _cluster(target: str, entry: KubernetesDeployment, base: Path, identity: str
         flags = kube.manifest_flags(_yaml(flags_path)) if manifest else kube.args_file_flags(_read(flags_path))
     except (Unreadable, ValueError) as err:
         message = str(err) if isinstance(err, Unreadable) else f"{flags_path}: {err}"
-        return _unread(target, (Setting.AUDIT_POLICY, Setting.AUDIT_RETENTION, Setting.SECRETS_ENCRYPTION),
-                       message, str(flags_path))
+        return _unread(target, CLUSTER_SETTINGS, message, str(flags_path))
     return [_audit_policy(target, flags_path, flags, identity),
             kube.check_audit_retention(target, str(flags_path), flags),
             _encryption(target, flags_path, flags, entry.etcd, timeout)]
@@ -188,13 +189,11 @@ class _EtcdClient:
 # --- OpenStack ------------------------------------------------------------------------------------------------
 
 
-def _cloud(target: str, entry: OpenStackDeployment | None, base: Path, label: str) -> list[SettingCheck]:
-    keystone = (Setting.KEYSTONE_LOCKOUT, Setting.KEYSTONE_PASSWORD_EXPIRY)
-    name = target.split(" ", 1)[1]
+def _cloud(name: str, entry: OpenStackDeployment | None, base: Path, label: str) -> list[SettingCheck]:
+    target = f"openstack {name}"
     checks: list[SettingCheck] = []
-    for conf_name, settings in ((entry and entry.keystone_conf, keystone),
-                                (entry and entry.cinder_conf, (Setting.CINDER_VOLUME_CLEAR,))):
-        field = "keystoneConf" if settings is keystone else "cinderConf"
+    for conf_name, field, settings in ((entry and entry.keystone_conf, "keystoneConf", KEYSTONE_SETTINGS),
+                                       (entry and entry.cinder_conf, "cinderConf", (Setting.CINDER_VOLUME_CLEAR,))):
         if not conf_name:
             problem = f"names no {field} for {name}" if entry else f"has no entry for {name}"
             checks += _unread(target, settings, f"not read: spec.deployment.openstack {problem}", label)
@@ -205,7 +204,7 @@ def _cloud(target: str, entry: OpenStackDeployment | None, base: Path, label: st
         except Unreadable as err:
             checks += _unread(target, settings, str(err), str(path))
             continue
-        if settings is keystone:
+        if settings is KEYSTONE_SETTINGS:
             checks += [ostack.check_lockout(target, source, conf), ostack.check_password_expiry(target, source, conf)]
         else:
             checks.append(ostack.check_volume_clear(target, source, conf))

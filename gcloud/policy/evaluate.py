@@ -11,9 +11,10 @@ string, key or container in the library (it tries the numeric types first), then
   values, so its message is the one it always was);
 - messages read more (names, lists to quote) but are rendered only for a tenant's failures, in a context of
   their own.
-Evaluating large fleets in forked workers (one per core, only findings travelling back) was measured and dropped:
-on this shared 2-core machine the fork and the busy second core made the evaluation slower (1.3 s against
-0.3 s at 1,000 tenants, load 4.6).
+Evaluating large fleets in forked workers (one per core, only findings travelling back) was measured and not
+kept: under load the fork and the busy second core made it slower (1.3 s against 0.3 s at 1,000 tenants, load
+4.6); alone on the machine two halves took 1.82-1.88 s against 2.56-2.95 s at 10,000 tenants and gained nothing
+reliable at 1,000 (0.19-0.43 s against 0.24-0.44 s).
 Why per tenant, not one program per rule over all tenants: a batch (`scope.all(i, RULE ? true : note(i))` over
 one context holding every tenant's values as rows) converted the same values more slowly when nested in one
 large list and read them no faster: 0.28 s against 0.18 s at 1,000 tenants, 3.1 s against 1.9 s at 10,000

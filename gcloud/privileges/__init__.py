@@ -140,8 +140,9 @@ class Privileges:
 def privileges_for(platform: Mapping[str, Any]) -> Privileges:
     """govcloud's privileges on this platform: the Keystone grants, the policy files, the cluster RBAC."""
     from gcloud.guardrails import neutron_policy_file
+    from gcloud.providers.conventions import keystone_domain
 
-    domain = str(((platform.get("spec") or {}).get("openstack") or {}).get("domain") or "Default")
+    domain = keystone_domain(platform)
     files = {service: policy_file(service) for service in POLICY_FILES}
     files["neutron"] = neutron_policy_file()
     return Privileges(domain, tuple(openstack_grants(domain)), dict(sorted(files.items())),

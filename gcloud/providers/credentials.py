@@ -54,16 +54,22 @@ def openstack_connection(cloud: str) -> Connection:
         return conn
 
 
+def project_scoped(conn: Connection) -> bool:
+    """Whether `conn` authenticates with a project's token (an admin's acts on any project by id), not a domain's."""
+    auth = conn.config.config.get("auth") or {}
+    return not (auth.get("domain_id") or auth.get("domain_name")) or bool(auth.get("project_id")
+                                                                        or auth.get("project_name"))
+
+
 def in_project(conn: Connection, project_id: str) -> Connection:
-    """`conn` acting inside one project: itself when its token is project-scoped (an admin acts on any project by
-    id), else a connection of the same user scoped to `project_id`, cached per project.
+    """`conn` acting inside one project: itself when `project_scoped`, else a connection of the same user scoped
+    to `project_id`, cached per project.
 
     govcloud's least-privilege user is domain-scoped for Keystone (gcloud.privileges); Neutron, Nova and Cinder
     see a domain-scoped token as no project at all, so work inside a tenant's project needs a token of that project
     (the user's inherited roles give it one). The first call authenticates once; later ones reuse the token.
     """
-    auth = conn.config.config.get("auth") or {}
-    if not (auth.get("domain_id") or auth.get("domain_name")) or auth.get("project_id") or auth.get("project_name"):
+    if project_scoped(conn):
         return conn
     key = (id(conn), project_id)
     with _LOCK:

@@ -238,7 +238,7 @@ class ProjectProvider(GovProvider):
         # Listed across projects and filtered here: a listing scoped to the project would make Neutron create
         # one first.
         admin = credentials.openstack_connection(str(p["cleanupCloud"])) if p.get("cleanupCloud") else conn
-        if credentials.in_project(admin, _id) is admin:
+        if credentials.project_scoped(admin):
             defaults = with_retry("list default security groups",
                                   lambda: list(admin.network.security_groups(name="default")))
             for group in (group for group in defaults if group.project_id == _id):

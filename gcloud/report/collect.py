@@ -119,8 +119,9 @@ def fleet_used(tenants: Sequence[TenantDocument], used: Mapping[str, Usage | Non
             if pool not in found:
                 unread.add(pool)
                 continue
+            summed = totals.setdefault(pool, {})
             for key, value in found[pool].items():
-                totals.setdefault(pool, {})[key] = totals.get(pool, {}).get(key, 0.0) + value
+                summed[key] = summed.get(key, 0.0) + value
     return {pool: keys for pool, keys in totals.items() if pool not in unread}
 
 

@@ -61,29 +61,24 @@ def cloud_usage(clients: Clients | None = None) -> Callable[[TenantDocument, Pla
 
     def read(doc: TenantDocument, platform: Platform) -> Usage | None:
         from gcloud.policy.functions import quantity
-        from gcloud.requests.keys import QuotaKey, parse_key
+        from gcloud.requests.keys import parse_key
         from gcloud.requests.usage import live_usage
 
         spec = doc.effective["spec"]
-        keys: list[QuotaKey] = []
-        pools: dict[str, str] = {}
+        names: list[str] = []
         if spec.get("openstack"):
-            cloud = str(spec["openstack"]["cloud"])
-            for service, values in (spec["openstack"].get("quota") or {}).items():
-                for leaf in values or {}:
-                    keys.append(parse_key(f"{service}.{leaf}", doc.tenant))
-                    pools[keys[-1].key] = cloud
+            names += [f"{service}.{leaf}" for service, values in (spec["openstack"].get("quota") or {}).items()
+                      for leaf in values or {}]
         if spec.get("kubernetes"):
             kube = spec["kubernetes"]
-            cluster = str(kube["cluster"])
             leaves = {key for ns in kube.get("namespaces") or [] for key in ns.get("quota") or {}}
-            for leaf in sorted(leaves | set(kube.get("quota") or {})):  # status.used summed over its namespaces
-                keys.append(QuotaKey(f"kubernetes.quota.{leaf}", ("spec", "kubernetes", "quota", leaf), True))
-                pools[keys[-1].key] = cluster
+            # tenant-wide keys: status.used summed over the tenant's namespaces
+            names += [f"kubernetes.quota.{leaf}" for leaf in sorted(leaves | set(kube.get("quota") or {}))]
+        keys = [parse_key(name, doc.tenant) for name in names]
         found = live_usage(doc, keys, platform, clients)
         used: dict[str, dict[str, float]] = {}
         for key in keys:
-            pool = pools[key.key]
+            pool = str(spec["kubernetes"]["cluster"] if key.kubernetes else spec["openstack"]["cloud"])
             if pool not in found.unknown and key.key in found.values:
                 used.setdefault(pool, {})[key.leaf] = quantity(found.values[key.key])
         return used

@@ -238,16 +238,17 @@ class OpenStackSandbox:
                 if api not in new and process.read_pid(self.dirs, api.name) is None]
         with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
             _results([pool.submit(self._start_api, layout, api, progress) for api in todo])
-        created = catalog.ensure_roles(catalog.admin_connection(layout))  # roles a newer govcloud needs
+        admin = catalog.admin_connection(layout)
+        created = catalog.ensure_roles(admin)  # roles a newer govcloud needs
         if created:
             progress(f"roles created: {', '.join(created)}")
-        if catalog.ensure_govcloud_user(catalog.admin_connection(layout), layout.govcloud_password):
+        if catalog.ensure_govcloud_user(admin, layout.govcloud_password):
             progress("govcloud's least-privilege user created")
         if new:  # glance, when a sandbox built API-only runs --full for the first time
             inits = layout.service_inits()
             for api in new:
                 self._init_and_start(layout, api, inits[api.component], progress)
-            catalog.register_services(catalog.admin_connection(layout), layout, new)
+            catalog.register_services(admin, layout, new)
         if self.full:
             self._start_workers(layout, progress)
         SandboxState(self.port_offset, self.full, initialized=True).save(self._state_path)
