@@ -1,5 +1,5 @@
 """`python -m cli` (from a checkout) and `python -m gcloud.cli` (installed)."""
 
-from .app import main
+from .app import script
 
-main()
+script()

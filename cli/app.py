@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Callable
+from typing import NoReturn
 
 import typer
 
@@ -79,3 +82,28 @@ def main() -> None:
             raise
         output.error(f"internal error ({type(err).__name__}: {err}); rerun with GOVCLOUD_DEBUG=1 and report it")
         sys.exit(70)
+
+
+def script() -> NoReturn:
+    """The `govcloud` command: `main`, then an exit that does not free the heap object by object.
+
+    Tearing down the interpreter frees every object one at a time: after `validate` of 10,000 tenants that is
+    1.9 s of a 9.8 s run, for memory the system takes back at once. Exit handlers still run and output is
+    flushed; while another thread runs, the normal exit waits for it. Tests call `main`, which never exits so.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        if exit_.code is not None and not isinstance(exit_.code, int):
+            raise
+        code = exit_.code or 0
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing left to say to it
+            code = code or 1
+    os._exit(code)

@@ -95,8 +95,8 @@ class YamlDocument:
     Positions are computed from the kept text the first time an error or finding needs one: a fleet of
     10,000 valid files then costs neither the time nor the memory of a million positions nobody reads.
     A scalar's position is its value's; a mapping's or list's is its key's (block collections begin a line later).
-    The loading walk records them anyway (cheaply, beside building the data) and keeps them packed, one bytes
-    object per file, so a check whose findings touch most files never parses the fleet a second time.
+    A single file's loading walk records them (cheaply, beside building the data) and keeps them packed, one bytes
+    object per file; a fleet's does not (see `load_yaml`).
     """
 
     path: Path
@@ -147,13 +147,18 @@ def read_text(path: Path, label: str | None = None) -> str:
     return text.removeprefix("\ufeff")
 
 
-def load_yaml(path: Path, label: str | None = None) -> YamlDocument:
-    """Load one YAML document (positions on demand); every problem is an InputError with file and line."""
+def load_yaml(path: Path, label: str | None = None, *, keep_positions: bool = True) -> YamlDocument:
+    """Load one YAML document; every problem is an InputError with file and line.
+
+    `keep_positions=False` leaves positions to be found on demand: a fleet's loader, where most files never
+    need one, saves a fifth of the parse and of what its workers send back.
+    """
     name = label or str(path)
     text = read_text(path, name)
-    walker = _Walker(name, record=True, check_text=_MAY_HOLD_CONTROL.search(text) is not None)
+    walker = _Walker(name, record=keep_positions, check_text=_MAY_HOLD_CONTROL.search(text) is not None)
     data = walker.build(_compose(text, name), ())
-    return YamlDocument(path=path, data=data, text=text, label=name, packed_positions=marshal.dumps(walker.positions))
+    packed = marshal.dumps(walker.positions) if keep_positions else b""
+    return YamlDocument(path=path, data=data, text=text, label=name, packed_positions=packed)
 
 
 def _compose(text: str, name: str) -> yaml.Node:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,30 @@ def test_cut_values_find_and_say_exactly_what_whole_values_do(tmp_path: Path,
     assert quoted.message == "i3 x"  # the message reads the whole value, not the rule's cut
 
 
+def test_forked_workers_find_and_record_exactly_what_one_process_does(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above FORK_THRESHOLD the tenants are checked in runs on forked workers: same findings, same order of
+    `evaluated` (the tenants' order), and the workers really ran (their pids differ from this one's)."""
+    policies = policies_from(tmp_path, *RULES)
+    checker = Checker(policies, PLATFORM, dt.date(2026, 1, 1))
+    one = checker.check(fleet(40), lambda field: SourceLocation("platform.yaml", 9, 3))
+    pids: set[int] = set()  # filled only by a run in this process: a worker's copy is its own
+    run = Checker._check_run
+
+    def spy(self: Checker, subjects: Any) -> Any:
+        pids.add(os.getpid())
+        return run(self, subjects)
+
+    monkeypatch.setattr(evaluate, "FORK_THRESHOLD", 10)
+    monkeypatch.setattr(evaluate, "fork_workers", lambda: 2)
+    monkeypatch.setattr(Checker, "_check_run", spy)
+    forked = Checker(policies, PLATFORM, dt.date(2026, 1, 1)).check(fleet(40), lambda f: SourceLocation("p", 9, 3))
+    assert forked.findings == one.findings and len(one.findings) >= 30
+    assert forked.evaluated == one.evaluated
+    assert forked.evaluated["T-A-001"] == tuple(f"t{n:03d}" for n in range(40))
+    assert pids == set(), "the spy ran in the workers only: this process never checked a run itself"
+
+
 TENANT = """\
 metadata:
   name: aa
@@ -106,6 +131,17 @@ def test_positions_kept_from_loading_are_the_ones_a_second_parse_finds(tmp_path:
     reparsed = dataclasses.replace(doc, packed_positions=b"")
     assert doc.positions == reparsed.positions
     assert doc.position(("spec", "items", 1, "tags", 1)) == (8, 17)
+
+
+def test_positions_left_to_demand_are_the_ones_loading_records(tmp_path: Path) -> None:
+    """A fleet's loader keeps no positions (keep_positions=False): found on demand, they are the same."""
+    path = tmp_path / "aa.yaml"
+    path.write_text(TENANT, encoding="utf-8")
+    lazy = load_yaml(path, keep_positions=False)
+    assert not lazy.packed_positions
+    assert lazy.data == load_yaml(path).data
+    assert lazy.positions == load_yaml(path).positions
+    assert lazy.position(("spec", "items", 1, "tags", 1)) == (8, 17)
 
 
 def test_remembered_tags_resolve_as_the_first_time(tmp_path: Path) -> None:
