@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import gcloud.policy.evaluate as evaluate
 from gcloud.errors import SourceLocation
 from gcloud.policy.evaluate import Checker, Subject
 from gcloud.policy.finding import FLEET, Status
@@ -17,6 +18,14 @@ from gcloud.policy.policy import PolicySet
 from gcloud.policy.usage import fleet_usage
 
 HEADER = "apiVersion: govcloud/v1\nkind: PolicySet\npolicies:\n"
+
+
+@pytest.fixture(autouse=True, params=["python", "cel"])
+def rule_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here twice: tenant rules in their Python form where they have one (native.py), and all in CEL."""
+    if request.param == "cel":
+        monkeypatch.setattr(evaluate, "compile_rule", lambda source: None)
+    return str(request.param)
 
 
 def policy(pid: str, rule: str, *, extra: str = "", enforcement: str = "mandatory", message: str = "bad") -> str:

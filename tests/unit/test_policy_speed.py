@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,14 @@ from gcloud.policy.evaluate import Checker, Subject
 from gcloud.policy.finding import Finding
 from gcloud.policy.functions import UnsupportedRegex, quick_matches
 from gcloud.policy.policy import PolicySet
+
+
+@pytest.fixture(autouse=True, params=["python", "cel"])
+def rule_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here twice: tenant rules in their Python form where they have one (native.py), and all in CEL."""
+    if request.param == "cel":
+        monkeypatch.setattr(evaluate, "compile_rule", lambda source: None)
+    return str(request.param)
 
 
 def read(source: str) -> Any:
@@ -87,28 +97,40 @@ def test_cut_values_find_and_say_exactly_what_whole_values_do(tmp_path: Path,
     assert quoted.message == "i3 x"  # the message reads the whole value, not the rule's cut
 
 
-def test_forked_workers_find_and_record_exactly_what_one_process_does(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above FORK_THRESHOLD the tenants are checked in runs on forked workers: same findings, same order of
-    `evaluated` (the tenants' order), and the workers really ran (their pids differ from this one's)."""
-    policies = policies_from(tmp_path, *RULES)
-    checker = Checker(policies, PLATFORM, dt.date(2026, 1, 1))
-    one = checker.check(fleet(40), lambda field: SourceLocation("platform.yaml", 9, 3))
-    pids: set[int] = set()  # filled only by a run in this process: a worker's copy is its own
-    run = Checker._check_run
+FORKED = """
+import datetime as dt, json, os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_policy_evaluate import PLATFORM, policies_from
+from test_policy_speed import RULES, fleet
+import gcloud.policy.evaluate as evaluate
+from gcloud.errors import SourceLocation
+from gcloud.policy.evaluate import Checker
+policies = policies_from(Path(sys.argv[2]), *RULES)
+where = lambda field: SourceLocation("platform.yaml", 9, 3)
+one = Checker(policies, PLATFORM, dt.date(2026, 1, 1)).check(fleet(40), where)
+here, run = set(), Checker._check_run
+def spy(self, subjects):
+    here.add(os.getpid())  # a worker adds to its own copy
+    return run(self, subjects)
+Checker._check_run = spy
+evaluate.FORK_THRESHOLD, evaluate.fork_workers = 10, lambda: 2
+forked = Checker(policies, PLATFORM, dt.date(2026, 1, 1)).check(fleet(40), where)
+print(json.dumps({"same_findings": forked.findings == one.findings, "findings": len(one.findings),
+                  "same_evaluated": forked.evaluated == one.evaluated, "judged": forked.evaluated["T-A-001"],
+                  "ran_here": bool(here)}))
+"""
 
-    def spy(self: Checker, subjects: Any) -> Any:
-        pids.add(os.getpid())
-        return run(self, subjects)
 
-    monkeypatch.setattr(evaluate, "FORK_THRESHOLD", 10)
-    monkeypatch.setattr(evaluate, "fork_workers", lambda: 2)
-    monkeypatch.setattr(Checker, "_check_run", spy)
-    forked = Checker(policies, PLATFORM, dt.date(2026, 1, 1)).check(fleet(40), lambda f: SourceLocation("p", 9, 3))
-    assert forked.findings == one.findings and len(one.findings) >= 30
-    assert forked.evaluated == one.evaluated
-    assert forked.evaluated["T-A-001"] == tuple(f"t{n:03d}" for n in range(40))
-    assert pids == set(), "the spy ran in the workers only: this process never checked a run itself"
+def test_forked_workers_find_and_record_exactly_what_one_process_does(tmp_path: Path) -> None:
+    """Above FORK_THRESHOLD the tenants are checked in runs on forked workers: same findings, `evaluated` in the
+    tenants' order, and no run checked in the parent. In a fresh interpreter: this one may hold threads."""
+    done = subprocess.run([sys.executable, "-c", FORKED, str(Path(__file__).parent), str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    seen = json.loads(done.stdout)
+    assert seen["same_findings"] and seen["findings"] >= 30 and seen["same_evaluated"]
+    assert seen["judged"] == [f"t{n:03d}" for n in range(40)]
+    assert not seen["ran_here"], "the runs were checked in the workers, not in the parent"
 
 
 TENANT = """\
