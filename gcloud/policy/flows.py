@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network
 from typing import Any
 
-from .functions import _network, _port_range, cidr_is_private
+from .functions import _network, _port_range, cidr_bounds, cidr_is_private
 
 
 def _ranges_cover(wanted: Any, allowed: Sequence[Any]) -> bool:
@@ -26,10 +25,11 @@ def _ranges_cover(wanted: Any, allowed: Sequence[Any]) -> bool:
     return any(a_low <= low and high <= a_high for a_low, a_high in (_port_range(str(port)) for port in allowed))
 
 
-def _tenant_networks(tenant: Mapping[str, Any]) -> list[IPv4Network]:
+def _tenant_ranges(tenant: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """(first, last) address of each of a tenant's networks."""
     openstack = (tenant.get("spec") or {}).get("openstack") or {}
-    networks = [_network(str(network.get("cidr"))) for network in openstack.get("networks") or []]
-    return [network for network in networks if network is not None]
+    ranges = [cidr_bounds(str(network.get("cidr"))) for network in openstack.get("networks") or []]
+    return [bounds for bounds in ranges if bounds is not None]
 
 
 REACHED_SHOWN = 5
@@ -46,8 +46,8 @@ def cross_tenant_ingress(tenants: Sequence[Mapping[str, Any]]) -> list[tuple[str
     would nest four comprehensions deep): tenant networks never overlap, so sorted by start they are sorted by end
     too, and the networks a range overlaps are one slice found by bisection; the scan stops once enough are named.
     """
-    owned = sorted((int(net.network_address), int(net.broadcast_address), str((t.get("metadata") or {}).get("name")))
-                   for t in tenants for net in _tenant_networks(t))
+    owned = sorted((start, end, str((t.get("metadata") or {}).get("name")))
+                   for t in tenants for start, end in _tenant_ranges(t))
     starts = [start for start, _, _ in owned]
     ends = [end for _, end, _ in owned]
     found: list[tuple[str, str]] = []
@@ -57,12 +57,13 @@ def cross_tenant_ingress(tenants: Sequence[Mapping[str, Any]]) -> list[tuple[str
         inbound = [link for link in tenant.get("inboundInterconnects") or [] if link.get("active", True)]
         for group in openstack.get("securityGroups") or []:
             for rule in group.get("rules") or []:
-                remote = _network(str(rule.get("remoteCidr")))
-                if rule.get("direction") != "ingress" or remote is None or not cidr_is_private(str(remote)):
+                remote = str(rule.get("remoteCidr"))
+                bounds = cidr_bounds(remote)
+                if rule.get("direction") != "ingress" or bounds is None or not cidr_is_private(remote):
                     continue
                 allowed = {str(link.get("from")) for link in inbound
                            if _ranges_cover(rule.get("ports"), link.get("ports") or [])}
-                low, high = int(remote.network_address), int(remote.broadcast_address)
+                low, high = bounds
                 reached: list[str] = []
                 for _, _, owner in owned[bisect_left(ends, low):bisect_right(starts, high)]:
                     if owner != name and owner not in allowed and owner not in reached:
@@ -72,7 +73,7 @@ def cross_tenant_ingress(tenants: Sequence[Mapping[str, Any]]) -> list[tuple[str
                 if reached:
                     names = ", ".join(reached[:REACHED_SHOWN]) + (" and more" if len(reached) > REACHED_SHOWN else "")
                     found.append((name, f"{name} {group.get('name')} {rule.get('ports') or 'every port'} "
-                                        f"from {remote} reaches {names}"))
+                                        f"from {_network(remote)} reaches {names}"))
     return found
 
 

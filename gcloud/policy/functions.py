@@ -42,7 +42,7 @@ _CANONICAL_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2
 """Dotted quad without leading zeros, optional prefix: what `ip_network(strict=False)` reads as written."""
 
 
-def _bounds(text: str) -> tuple[int, int] | None:
+def cidr_bounds(text: str) -> tuple[int, int] | None:
     """First and last address of an IPv4 range, as `ip_network(text, strict=False)` has them (None: unreadable).
 
     Canonical text is read by one regex match and integer arithmetic (`ip_network` costs ~10 us, a tenth of
@@ -64,7 +64,7 @@ def cidr_is_private(text: str) -> bool:
     Narrower than Python's `is_private` on purpose: documentation and benchmark ranges (203.0.113.0/24, ...)
     are not the government's network.
     """
-    bounds = _bounds(text)
+    bounds = cidr_bounds(text)
     return bounds is not None and any(low <= bounds[0] and bounds[1] <= high for low, high in _RFC1918_BOUNDS)
 
 
