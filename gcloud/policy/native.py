@@ -115,17 +115,17 @@ class _Parser:
                      then.is_bool and otherwise.is_bool)
 
     def either(self) -> _Code:
-        left = self.both()
-        while self.peek() == "||":
-            self.take()
-            left = _Code(f"({left.boolean()} or {self.both().boolean()})", True)
-        return left
+        return self.logical("||", "or", self.both)
 
     def both(self) -> _Code:
-        left = self.relation()
-        while self.peek() == "&&":
+        return self.logical("&&", "and", self.relation)
+
+    def logical(self, operator: str, keyword: str, operand: Callable[[], _Code]) -> _Code:
+        """`a || b || ...` (or `&&`): Python's short circuit on checked booleans."""
+        left = operand()
+        while self.peek() == operator:
             self.take()
-            left = _Code(f"({left.boolean()} and {self.relation().boolean()})", True)
+            left = _Code(f"({left.boolean()} {keyword} {operand().boolean()})", True)
         return left
 
     def relation(self) -> _Code:
