@@ -20,6 +20,12 @@ ENFORCEMENT_TEXT = {
     "advisory": "advisory: findings are reported, the check still passes",
 }
 
+ENGINE_TEXT = {
+    "python": "Python compiled from the rule below, for speed; the CEL library judges any value outside that "
+              "form and reports every error (policies/README.md, How rules run)",
+    "cel": "the CEL library",
+}
+
 
 def _wrap(text: str) -> str:
     return textwrap.fill(" ".join(text.split()), WIDTH, initial_indent=INDENT, subsequent_indent=INDENT,
@@ -47,6 +53,7 @@ def explain(policy: Policy) -> str:
                      if spec.waivable else "no: no waiver covers it (a waiver naming it is void and a finding)"),
         ("Applies to", policy.scope_text()),
         ("Points at", f"{spec.field} ({'platform.yaml' if policy.fleet else 'the tenant file'})"),
+        ("Runs as", ENGINE_TEXT[policy.engine]),
         ("Defined in", str(policy.source)),
     ]
     width = max(len(name) for name, _ in fields)

@@ -103,7 +103,7 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
         "appliesTo": spec.applies_to.model_dump(by_alias=True), "field": spec.field, "rule": spec.rule,
         "message": spec.message, "rationale": spec.rationale, "references": list(spec.references),
         "examples": spec.examples.model_dump(by_alias=True, exclude_defaults=True, mode="json"),
-        "source": str(policy.source),
+        "source": str(policy.source), "engine": policy.engine,
     }
 
 

@@ -10,6 +10,7 @@ from gcloud.errors import SourceLocation
 
 from .celexpr import Expression, Template
 from .celsyntax import Binding
+from .native import compile_rule
 from .schema import PolicySpec
 
 TENANT_GLOBALS = frozenset({"tenant", "platform", "today"})
@@ -53,6 +54,12 @@ class Policy:
     @property
     def functions(self) -> frozenset[str]:
         return frozenset().union(*(part.functions for part in self._parts()))
+
+    @property
+    def engine(self) -> str:
+        """What evaluates the rule: "python" (compiled from the CEL, native.py; the CEL library still judges
+        values outside that form and reports every error) or "cel" (fleet rules, and rules beyond the form)."""
+        return "python" if not self.fleet and compile_rule(self.rule.source) is not None else "cel"
 
     def _parts(self) -> tuple[Expression | Template, ...]:
         return (self.rule, self.message) if self.offenders is None else (self.rule, self.message, self.offenders)

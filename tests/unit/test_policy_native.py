@@ -167,3 +167,12 @@ def test_python_answers_like_cel_on_the_supported_forms() -> None:
                 rule(tenant, {}, TODAY)
             continue
         assert rule(tenant, {}, TODAY) is expected, source
+
+
+def test_explain_says_what_runs_each_rule() -> None:
+    """`policy explain` and its JSON name the engine: Python for the baseline's tenant rules, CEL for fleet rules
+    and for a rule beyond the compiled form."""
+    policies = load_policies(REPO / "policies")
+    assert {policy.engine for policy in policies.tenant_policies()} == {"python"}
+    assert {policy.engine for policy in policies.fleet_policies()} == {"cel"}
+    assert compile_rule("has(tenant.spec.openstack)") is None
