@@ -41,7 +41,6 @@ from .celexpr import Expression
 from .celsyntax import Binding, Need, bind, merge, needs, project, tokens
 from .finding import FLEET, CheckResult, Finding, Status
 from .functions import FUNCTIONS, INTERNAL_FUNCTIONS
-from .native import compile_rule
 from .policy import Policy, PolicySet
 from .usage import fleet_usage
 from .waivers import Waiver, cover, waivers_of
@@ -197,8 +196,7 @@ class Checker:
         """Policies whose quick program failed once: evaluated as written for the rest of the check."""
         self._today = today.isoformat()
         self._natives = {policy.id: rule for policy in self._tenant_policies
-                         if (rule := compile_rule(policy.rule.source)) is not None}
-        """The tenant rules that have a Python form (native.py)."""
+                         if (rule := policy.python_rule) is not None}
 
     def check(self, subjects: Sequence[Subject], locate_platform: Locator) -> CheckResult:
         """Every tenant policy on every tenant in its scope, then every fleet policy once."""

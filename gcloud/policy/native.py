@@ -33,13 +33,15 @@ from .functions import FUNCTIONS, quick_matches
 NativeRule = Callable[[Mapping[str, Any], Mapping[str, Any], str], Any]
 """(tenant, platform, today) -> the rule's value."""
 
-GLOBALS = ("tenant", "platform", "today")
+RULE_GLOBALS = ("tenant", "platform", "today")
+"""What a tenant rule reads: the compiled function's parameters, in this order."""
 INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INT = re.compile(r"[0-9]+\Z")
 _DOUBLE = re.compile(r"[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?\Z")
 _PLAIN_STRING = re.compile(r"""("[^"\\\n]*"|'[^'\\\n]*')\Z""")
-_COMPARE = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "in": "_in"}
+_COMPARE = {"==": "_eq({}, {})", "!=": "(not _eq({}, {}))", "<": "_lt({}, {})", "<=": "_le({}, {})",
+            ">": "_gt({}, {})", ">=": "_ge({}, {})", "in": "_in({}, {})"}
 
 
 class Defer(Exception):
@@ -131,10 +133,8 @@ class _Parser:
     def relation(self) -> _Code:
         left = self.addition()
         while self.peek() in _COMPARE:
-            helper = _COMPARE[self.take().text]
-            right = self.addition()
-            left = _Code(f"(not _eq({left.text}, {right.text}))" if helper == "_ne"
-                         else f"{helper}({left.text}, {right.text})", True)
+            template = _COMPARE[self.take().text]
+            left = _Code(template.format(left.text, self.addition().text), True)
         return left
 
     def addition(self) -> _Code:
@@ -192,7 +192,7 @@ class _Parser:
 
     def macro(self, target: str, name: str) -> _Code:
         variable = self.take()
-        if variable.kind != "ident" or not _IDENT.match(variable.text) or variable.text in GLOBALS:
+        if variable.kind != "ident" or not _IDENT.match(variable.text) or variable.text in RULE_GLOBALS:
             raise NotNative("macro variable")
         if name not in ("all", "exists", "filter", "map"):
             raise NotNative(f"macro {name}")
@@ -262,7 +262,7 @@ class _Parser:
             return _Code("None")
         if text in self.bound:
             return _Code(f"m_{text}")
-        if text in GLOBALS:
+        if text in RULE_GLOBALS:
             return _Code(f"g_{text}")
         raise NotNative(f"name {text}")
 
@@ -388,12 +388,8 @@ def _double(value: Any) -> float:
     raise Defer("double of a non-number")
 
 
-def _matches(text: Any, pattern: Any) -> bool:
-    return quick_matches(text, pattern)  # raises UnsupportedRegex outside its subset: CEL's matches then
-
-
 _HELPERS: dict[str, Any] = {
     "_b": _b, "_eq": _eq, "_lt": _lt, "_le": _le, "_gt": _gt, "_ge": _ge, "_in": _in,
     "_idx": _idx, "_size": _size, "_iter": _iter, "_items": _items, "_add": _add, "_mul": _mul, "_double": _double,
-    "_matches": _matches,
+    "_matches": quick_matches,  # raises UnsupportedRegex outside its subset: CEL's matches then
 }

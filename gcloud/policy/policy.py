@@ -10,10 +10,10 @@ from gcloud.errors import SourceLocation
 
 from .celexpr import Expression, Template
 from .celsyntax import Binding
-from .native import compile_rule
+from .native import RULE_GLOBALS, NativeRule, compile_rule
 from .schema import PolicySpec
 
-TENANT_GLOBALS = frozenset({"tenant", "platform", "today"})
+TENANT_GLOBALS = frozenset(RULE_GLOBALS)
 FLEET_GLOBALS = frozenset({"tenants", "usage", "platform", "today"})
 """`tenants`: every effective tenant; `usage`: their quotas summed per cloud and cluster (see usage.py)."""
 
@@ -56,10 +56,15 @@ class Policy:
         return frozenset().union(*(part.functions for part in self._parts()))
 
     @property
+    def python_rule(self) -> NativeRule | None:
+        """A tenant rule compiled to Python (native.py), or None: a fleet rule, or a rule beyond that form."""
+        return None if self.fleet else compile_rule(self.rule.source)
+
+    @property
     def engine(self) -> str:
-        """What evaluates the rule: "python" (compiled from the CEL, native.py; the CEL library still judges
-        values outside that form and reports every error) or "cel" (fleet rules, and rules beyond the form)."""
-        return "python" if not self.fleet and compile_rule(self.rule.source) is not None else "cel"
+        """What evaluates the rule: "python" (`python_rule`; the CEL library still judges values outside it and
+        reports every error) or "cel"."""
+        return "cel" if self.python_rule is None else "python"
 
     def _parts(self) -> tuple[Expression | Template, ...]:
         return (self.rule, self.message) if self.offenders is None else (self.rule, self.message, self.offenders)

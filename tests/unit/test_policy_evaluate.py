@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-import gcloud.policy.evaluate as evaluate
 from gcloud.errors import SourceLocation
 from gcloud.policy.evaluate import Checker, Subject
 from gcloud.policy.finding import FLEET, Status
 from gcloud.policy.loader import load_policies
-from gcloud.policy.policy import PolicySet
+from gcloud.policy.policy import Policy, PolicySet
 from gcloud.policy.usage import fleet_usage
 
 HEADER = "apiVersion: govcloud/v1\nkind: PolicySet\npolicies:\n"
@@ -24,7 +23,7 @@ HEADER = "apiVersion: govcloud/v1\nkind: PolicySet\npolicies:\n"
 def rule_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test here twice: tenant rules in their Python form where they have one (native.py), and all in CEL."""
     if request.param == "cel":
-        monkeypatch.setattr(evaluate, "compile_rule", lambda source: None)
+        monkeypatch.setattr(Policy, "python_rule", property(lambda self: None))
     return str(request.param)
 
 

@@ -22,14 +22,14 @@ from gcloud.policy.celsyntax import Elements, Keys, needs, project, tokens
 from gcloud.policy.evaluate import Checker, Subject
 from gcloud.policy.finding import Finding
 from gcloud.policy.functions import UnsupportedRegex, quick_matches
-from gcloud.policy.policy import PolicySet
+from gcloud.policy.policy import Policy, PolicySet
 
 
 @pytest.fixture(autouse=True, params=["python", "cel"])
 def rule_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test here twice: tenant rules in their Python form where they have one (native.py), and all in CEL."""
     if request.param == "cel":
-        monkeypatch.setattr(evaluate, "compile_rule", lambda source: None)
+        monkeypatch.setattr(Policy, "python_rule", property(lambda self: None))
     return str(request.param)
 
 
