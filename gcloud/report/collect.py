@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gcloud.audit.event import AuditEntry, AuditEvent
 from gcloud.model import Fleet, TenantDocument, load_fleet
 from gcloud.model.quantity import format_quantity
 from gcloud.policy.check import check_fleet
@@ -24,6 +26,8 @@ from gcloud.policy.usage import fleet_usage
 from .data import (
     AppliedInfo,
     AuditInfo,
+    ChangeRow,
+    Changes,
     Meter,
     Person,
     PolicyRow,
@@ -77,6 +81,10 @@ def _capacities(fleet: Fleet) -> dict[tuple[str, str], tuple[dict[str, float], d
 
 
 KIND_LABEL = {"openstack": "OpenStack", "kubernetes": "Kubernetes"}
+CHANGES_SHOWN = 50
+"""The newest audit entries the page lists (`govcloud audit show` lists them all)."""
+NAMES_SHOWN = 3
+"""Resources named in one change row before "and N more"."""
 
 
 def pools_of(fleet: Fleet, effectives: Sequence[Mapping[str, Any]], used: Usage | None,
@@ -166,13 +174,49 @@ def people(doc: TenantDocument) -> tuple[Person, ...]:
     return tuple(result)
 
 
+def change_text(event: AuditEvent) -> str:
+    """What one entry changed, in a line: counts per operation and the first resources, or a request's keys."""
+    if not event.changes:
+        detail = event.detail
+        return " · ".join(part for part in (detail.get("request", ""), detail.get("changes", ""),
+                                            detail.get("state", "")) if part)
+    ops = Counter(op for op, _kind, _name in event.changes)
+    names = ", ".join(f"{kind} {name}" for _op, kind, name in event.changes[:NAMES_SHOWN])
+    more = len(event.changes) - NAMES_SHOWN
+    return (", ".join(f"{count} {op}" for op, count in sorted(ops.items())) + f": {names}"
+            + (f" and {more} more" if more > 0 else ""))
+
+
+def changes_of(entries: Sequence[AuditEntry] | None, only: set[str] | None) -> Changes | None:
+    """The newest entries, newest first: all of them for a whole-fleet report (destroyed tenants included),
+    else those of the tenants `only` names."""
+    if entries is None:
+        return None
+    relevant = [entry for entry in entries if only is None or entry.event.tenant in only]
+    rows = tuple(ChangeRow(entry.time.strftime("%Y-%m-%d %H:%M:%S UTC"), entry.event.actor, entry.event.action,
+                           entry.event.tenant, entry.event.ticket or "", entry.event.outcome, change_text(entry.event))
+                 for entry in reversed(relevant[-CHANGES_SHOWN:]))
+    return Changes(rows, len(relevant))
+
+
+def last_applier(entries: Sequence[AuditEntry] | None, tenant: str, digest: str) -> tuple[str, str]:
+    """(actor, ticket) of the newest successful apply that left the tenant at `digest` ("" where unknown)."""
+    for entry in reversed(entries or ()):
+        event = entry.event
+        if (event.tenant == tenant and event.action.startswith("apply") and event.outcome == "success"
+                and event.digest_after == digest):
+            return event.actor, event.ticket or ""
+    return "", ""
+
+
 def tenant_report(fleet: Fleet, doc: TenantDocument, result: CheckResult, sources: Sources,
-                  applied: Mapping[str, Any], today: dt.date, warn_days: int, used: Usage | None) -> TenantReport:
+                  applied: Mapping[str, Any], today: dt.date, warn_days: int, used: Usage | None,
+                  entries: Sequence[AuditEntry] | None = None) -> TenantReport:
     spec = doc.tenant.spec
     clouds = tuple(f"{KIND_LABEL[kind]} {name}" for kind, name in sorted(_tenant_pools(doc)))
     entry = applied.get(doc.name)
-    last = AppliedInfo(entry.applied_at or "unknown time", entry.digest[:12], entry.digest == doc.digest) \
-        if entry is not None else None
+    last = AppliedInfo(entry.applied_at or "unknown time", entry.digest[:12], entry.digest == doc.digest,
+                       *last_applier(entries, doc.name, entry.digest)) if entry is not None else None
     return TenantReport(
         doc.name, doc.tenant.metadata.display_name, spec.mlps_level, spec.tier or "", doc.tenant.metadata.parent or "",
         people(doc), clouds,
@@ -208,7 +252,8 @@ def collect(fleet: Fleet, result: CheckResult, sources: Sources, today: dt.date,
     shown = getattr(fleet, "targets", None) or fleet.tenants
     used = {doc.name: sources.usage(doc, fleet.platform) for doc in shown}
     pools = pools_of(fleet, [doc.effective for doc in fleet.tenants], fleet_used(fleet.tenants, used))
-    tenants = tuple(tenant_report(fleet, doc, result, sources, applied, today, warn_days, used[doc.name])
+    entries = sources.audit_entries(sources.state_dir)
+    tenants = tuple(tenant_report(fleet, doc, result, sources, applied, today, warn_days, used[doc.name], entries)
                     for doc in shown)
     requests = sources.requests(sources.requests_dir)
     audit = sources.audit(sources.state_dir)
@@ -221,7 +266,8 @@ def collect(fleet: Fleet, result: CheckResult, sources: Sources, today: dt.date,
         platform.metadata.display_name, platform.spec.mlps_level, today, warn_days,
         summary(tenants, pools, result, None if requests is None else len(requests), audit),
         pools, fleet_rows, tenants, requests, audit,
-        evidence_table(result, sources.live_checks(sources.state_dir), audit))
+        evidence_table(result, sources.live_checks(sources.state_dir), audit),
+        changes_of(entries, None if len(shown) == len(fleet.tenants) else {doc.name for doc in shown}))
 
 
 def _fleet_status(result: CheckResult, policy_id: str) -> tuple[str, str]:

@@ -108,6 +108,9 @@ class AppliedInfo:
     digest: str
     current: bool
     """Whether the spec applied is the spec in the files now."""
+    actor: str = ""
+    ticket: str = ""
+    """Who applied this spec and under which ticket, from the audit trail ("" where it does not say)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,27 @@ class RequestRow:
     state: str
     approvals: str
     required: str
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One entry of the audit trail as the page shows it: who changed what, where, under which ticket."""
+
+    time: str
+    actor: str
+    action: str
+    tenant: str
+    ticket: str
+    outcome: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The newest entries of the audit trail (newest first), and how many it holds in all."""
+
+    rows: tuple[ChangeRow, ...]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -236,3 +260,5 @@ class ReportData:
     audit: AuditInfo | None
     """None: no audit log to verify."""
     evidence: tuple[Requirement, ...]
+    changes: Changes | None = None
+    """None: the audit trail could not be read."""

@@ -8,7 +8,7 @@ drift` and `govcloud verify` kept; live usage is read from the clouds only when 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from gcloud.plan.record import AppliedRecord, read_record
 from .data import AuditInfo, DriftInfo, RequestRow
 
 if TYPE_CHECKING:
+    from gcloud.audit.event import AuditEntry
     from gcloud.requests.usage import Clients
 
 Usage = Mapping[str, Mapping[str, float]]
@@ -129,6 +130,16 @@ def read_audit(state_dir: Path) -> AuditInfo | None:
     return AuditInfo(verification.ok, verification.entries, verification.first_broken, verification.reason)
 
 
+def read_audit_entries(state_dir: Path) -> Sequence[AuditEntry] | None:
+    """Every event of the state's audit trail in log order (None: it cannot be read)."""
+    from gcloud.audit import AuditLog
+
+    try:
+        return AuditLog.at(state_dir).entries()
+    except (GovcloudError, OSError):
+        return None
+
+
 @dataclass(frozen=True)
 class Sources:
     """The state folder, the requests folder, and one reader per fact (swappable)."""
@@ -141,3 +152,4 @@ class Sources:
     live_checks: Callable[[Path], tuple[LiveCheck, ...] | None] = read_live_checks
     requests: Callable[[Path], tuple[RequestRow, ...] | None] = read_requests
     audit: Callable[[Path], AuditInfo | None] = read_audit
+    audit_entries: Callable[[Path], Sequence[AuditEntry] | None] = read_audit_entries

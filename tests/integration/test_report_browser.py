@@ -43,9 +43,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The report of the example tenants, with one hostile display name, written by the real CLI."""
+    """The report of the example tenants, with one hostile display name and a short audit trail."""
     import datetime as dt
 
+    from gcloud.audit import AuditEvent, AuditLog
     from gcloud.report.collect import build_report
     from gcloud.report.render import render
     from gcloud.report.sources import Sources
@@ -55,6 +56,12 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     jyj = root / "tenants" / "jyj.yaml"
     jyj.write_text(jyj.read_text(encoding="utf-8").replace(
         "displayName: 市教育局", 'displayName: "市教育局<script>console.error(1)</script>{{ 7*7 }}"'), encoding="utf-8")
+    log = AuditLog.at(root / "state", environ={})
+    log.append(AuditEvent("李四", "quota.request", "czj", "success", ticket="CHG-2026-0107",
+                          detail={"request": "czj-20261201-1", "changes": "compute.cores=300", "state": "open"}))
+    log.append(AuditEvent("<b>ops</b>", "apply", "czj", "success", ticket="CHG-2026-0107", changes=[
+        ("update", "Quota", "czj-quota-compute-with-a-rather-long-resource-name-that-must-wrap-inside-its-cell"),
+        ("update", "Project", "czj-project")]))
     data = build_report([root / "tenants"], REPO / "platform.yaml", REPO / "policies",
                         Sources(root / "state", root / "requests"), dt.date(2026, 12, 1))
     out = root / "report.html"
@@ -88,6 +95,9 @@ def test_the_report_opens_in_chromium_shows_its_parts_logs_no_error_and_fits_128
     assert "not checked yet" in zwfw.find_element(By.CLASS_NAME, "drift").text
     assert browser.find_element(By.ID, "no-requests").text == "none"
     assert "intact" in browser.find_element(By.ID, "audit-summary").text
+    changes = browser.find_elements(By.CSS_SELECTOR, "#changes-table tr.change")
+    assert [row.find_elements(By.TAG_NAME, "td")[1].text for row in changes] == ["<b>ops</b>", "李四"]
+    assert "CHG-2026-0107" in changes[0].text and "czj-quota-compute" in changes[0].text
 
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
     assert errors == []

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gcloud.audit import AuditEvent, AuditLog
 from gcloud.plan.record import AppliedTenant, update_record
-from gcloud.report.collect import build_report
+from gcloud.report.collect import CHANGES_SHOWN, build_report
 from gcloud.report.data import AuditInfo, DriftInfo, ReportData, RequestRow
 from gcloud.report.render import md_escape, render
 from gcloud.report.sources import LiveCheck, Sources
@@ -108,6 +109,49 @@ def test_collect_reads_applies_waivers_people_quotas_and_evidence(fleet_dir: Pat
     assert zwfw.count("mandatory", False) == 0 and zwfw.count("advisory", False) == 1
     assert {r.key for r in data.evidence} == {"segmentation", "access-control", "three-admins", "audit",
                                               "level-placement"}
+
+
+def test_the_page_says_who_changed_what_under_which_ticket_from_the_audit_trail(
+        fleet_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = fleet_dir / "state"
+    monkeypatch.setenv("GOVCLOUD_STATE_DIR", str(state))
+    monkeypatch.delenv("GOVCLOUD_AUDIT_LOG", raising=False)
+    monkeypatch.delenv("GOVCLOUD_AUDIT_KEY", raising=False)
+    digest = czj_digest(fleet_dir)
+    update_record(state, {"czj": AppliedTenant(digest, {}, "2026-11-30T10:00:00Z")})
+    log = AuditLog.at(state)
+    log.append_many(AuditEvent("ops-bot", "drift.check", "gaj", "success") for _ in range(CHANGES_SHOWN))
+    log.append(AuditEvent("李四", "quota.request", "czj", "success", ticket="CHG-1",
+                          detail={"request": "czj-20261201-1", "changes": "compute.cores=300", "state": "open"}))
+    log.append(AuditEvent("王五", "apply", "czj", "success", "0" * 64, digest, "CHG-1",
+                          changes=[("update", "Quota", "czj-quota-compute"), ("update", "Project", "czj-project"),
+                                   ("create", "Group", "czj-a"), ("create", "Group", "czj-b")]))
+    log.append(AuditEvent("mallory", "apply", "czj", "refused", digest, digest))
+    data = report(fleet_dir)
+    assert data.changes is not None and data.changes.total == CHANGES_SHOWN + 3
+    newest = data.changes.rows[:3]
+    assert [(c.actor, c.action, c.tenant, c.ticket, c.outcome) for c in newest] == [
+        ("mallory", "apply", "czj", "", "refused"), ("王五", "apply", "czj", "CHG-1", "success"),
+        ("李四", "quota.request", "czj", "CHG-1", "success")]
+    assert newest[1].what == "2 create, 2 update: Quota czj-quota-compute, Project czj-project, Group czj-a and 1 more"
+    assert newest[2].what == "czj-20261201-1 · compute.cores=300 · open"
+    assert len(data.changes.rows) == CHANGES_SHOWN, "the page lists the newest; `audit show` the rest"
+    czj = next(t for t in data.tenants if t.name == "czj").last_apply
+    assert czj is not None and (czj.actor, czj.ticket) == ("王五", "CHG-1"), "the last successful apply of this spec"
+    page = render(data, "html")
+    assert 'id="changes-table"' in page and f"the newest {CHANGES_SHOWN} of {CHANGES_SHOWN + 3}" in page
+    assert "by 王五 under CHG-1" in page and "by 王五 under CHG-1" in render(data, "md")
+    only_gaj = build_report([fleet_dir / "tenants" / "gaj.yaml"], REPO / "platform.yaml", REPO / "policies",
+                            Sources(state, fleet_dir / "requests"), TODAY)
+    assert only_gaj.changes is not None and {c.tenant for c in only_gaj.changes.rows} == {"gaj"}
+
+
+def test_without_an_audit_trail_the_page_says_no_change_is_recorded(fleet_dir: Path) -> None:
+    data = report(fleet_dir, audit_entries=lambda state: [])
+    assert data.changes is not None and data.changes.rows == ()
+    assert "No change recorded yet." in render(data, "html")
+    unreadable = report(fleet_dir, audit_entries=lambda state: None)
+    assert unreadable.changes is None and "could not be read for its changes" in render(unreadable, "md")
 
 
 def czj_digest(root: Path) -> str:
