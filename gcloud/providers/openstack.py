@@ -75,6 +75,24 @@ def ensure(action: str, find: Callable[[], T | None], create: Callable[[], T]) -
     return with_retry(action, attempt)
 
 
+def create_or_find(action: str, create: Callable[[], T], find: Callable[[], T | None]) -> tuple[T, bool]:
+    """For names the service keeps unique (Keystone projects and groups in a domain): create, and look up only
+    on 409 Conflict. One request where `ensure` makes two; a retried create whose first attempt committed meets
+    the 409 too, and adopts what it made."""
+    def attempt() -> tuple[T, bool]:
+        try:
+            return create(), True
+        except Exception as exc:
+            if status_of(exc) != 409:
+                raise
+            existing = missing_ok(find)
+            if existing is None:  # a conflict of another kind: `with_retry` decides whether it passes
+                raise
+            return existing, False
+
+    return with_retry(action, attempt)
+
+
 def first(listing: Callable[[], Iterable[Any]]) -> Callable[[], Any | None]:
     """A finder for `ensure`: the first object of a filtered listing (one call, where `find_*` makes two)."""
     return lambda: next(iter(listing()), None)
@@ -190,11 +208,11 @@ class ProjectProvider(GovProvider):
         p = inputs_of(props)
         conn = connection(p)
         dom = domain_id(conn, p["domain"])
-        project, created = ensure(
+        project, created = create_or_find(
             f"create project {p['name']}",
-            first(lambda: identity(conn).projects(name=p["name"], domain_id=dom)),
             lambda: identity(conn).create_project(name=p["name"], domain_id=dom, description=p["description"],
-                                                  tags=p["tags"], is_enabled=p["enabled"]))
+                                                  tags=p["tags"], is_enabled=p["enabled"]),
+            first(lambda: identity(conn).projects(name=p["name"], domain_id=dom)))
         if not created:
             if tenant_of_tags(project.tags) != tenant_of_tags(p["tags"]):
                 raise ProviderError(
@@ -260,10 +278,10 @@ class IdentityGroupProvider(GovProvider):
         p = inputs_of(props)
         conn = connection(p)
         dom = domain_id(conn, p["domain"])
-        group, created = ensure(
+        group, created = create_or_find(
             f"ensure group {p['name']}",
-            first(lambda: identity(conn).groups(name=p["name"], domain_id=dom)),
-            lambda: identity(conn).create_group(name=p["name"], domain_id=dom, description=p["description"]))
+            lambda: identity(conn).create_group(name=p["name"], domain_id=dom, description=p["description"]),
+            first(lambda: identity(conn).groups(name=p["name"], domain_id=dom)))
         return CreateResult(str(group.id), {**p, "created": created, "domainId": dom})
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:

@@ -108,3 +108,27 @@ def test_describe_without_status() -> None:
     error: Any = ksa.ConnectFailure("Unable to establish connection to http://127.0.0.1:5000/v3")
     assert describe("find project", error) == ("find project failed: Unable to establish connection to "
                                                "http://127.0.0.1:5000/v3")
+
+
+def test_create_or_find_creates_first_and_looks_up_only_on_a_duplicate() -> None:
+    from gcloud.providers.openstack import create_or_find
+
+    calls: list[str] = []
+
+    def create() -> str:
+        calls.append("create")
+        raise sdk_error(409, "Conflict occurred attempting to store group - Duplicate entry found with name x")
+
+    def find() -> str | None:
+        calls.append("find")
+        return "existing-id"
+
+    assert create_or_find("ensure group x", lambda: calls.append("create") or "new-id", find) == ("new-id", True)
+    assert calls == ["create"], "a new name costs one request, no look-up"
+    calls.clear()
+    assert create_or_find("ensure group x", create, find) == ("existing-id", False)
+    assert calls == ["create", "find"], "a duplicate is adopted, and not as govcloud's own"
+    with pytest.raises(ProviderError, match="Duplicate entry"):
+        create_or_find("ensure group x", create, lambda: None)
+    with pytest.raises(ProviderError, match="403"):
+        create_or_find("ensure group x", lambda: (_ for _ in ()).throw(sdk_error(403, "forbidden")), find)
