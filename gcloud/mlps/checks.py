@@ -14,6 +14,8 @@ class Setting(StrEnum):
     SECRETS_ENCRYPTION = "secrets-encryption"
     KEYSTONE_LOCKOUT = "keystone-lockout"
     KEYSTONE_PASSWORD_EXPIRY = "keystone-password-expiry"
+    KEYSTONE_PASSWORD_COMPLEXITY = "keystone-password-complexity"
+    KEYSTONE_INACTIVE_ACCOUNTS = "keystone-inactive-accounts"
     CINDER_VOLUME_CLEAR = "cinder-volume-clear"
 
 
@@ -23,6 +25,8 @@ CLAUSES: dict[Setting, tuple[str, ...]] = {
     Setting.SECRETS_ENCRYPTION: ("8.1.4.8 b)",),
     Setting.KEYSTONE_LOCKOUT: ("8.1.4.1 b)",),
     Setting.KEYSTONE_PASSWORD_EXPIRY: ("8.1.4.1 a)",),
+    Setting.KEYSTONE_PASSWORD_COMPLEXITY: ("8.1.4.1 a)",),
+    Setting.KEYSTONE_INACTIVE_ACCOUNTS: ("8.1.4.2 c)",),
     Setting.CINDER_VOLUME_CLEAR: ("8.1.4.10 b)", "8.2.4.7 a)"),
 }
 """GB/T 22239-2019 clauses (keys of gcloud/policy/clauses.yaml) each setting serves."""

@@ -10,7 +10,10 @@ a `volume_clear` in `[DEFAULT]` is not what cinder-volume reads when `enabled_ba
 from __future__ import annotations
 
 import configparser
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+
+from gcloud.passwords import complete
 
 from .checks import Setting, SettingCheck
 
@@ -19,6 +22,15 @@ MAX_FAILURES = 5
 MIN_LOCKOUT_SECONDS = 600
 MAX_PASSWORD_DAYS = 90
 """Passwords changed at least every 90 days (定期更换)."""
+MIN_PASSWORD_LENGTH = 8
+WEAK_PASSWORDS = ("Gov-123", "governmentcloud", "GOVERNMENTCLOUD", "2026120112345", "gov2026cloud", "GovernmentCloud",
+                  "government-cloud", "GOV20261201")
+"""Each shorter than 8 characters or of two character classes at most: what a level-3 complexity rule refuses
+(8 or more characters of at least three of upper case, lower case, digits and signs)."""
+GENERATED_PASSWORD = complete("Yq8mXz2LkW4nRt6sPv0bHj3dFc5gNa1e")
+"""A password of the form govcloud makes (`gcloud.passwords`): a rule that refuses it refuses `verify`'s members."""
+MAX_INACTIVE_DAYS = 90
+"""Accounts unused this long are disabled (多余的、过期的账户及时停用)."""
 LVM_DRIVER = "cinder.volume.drivers.lvm.LVMVolumeDriver"
 NEEDED = {
     Setting.KEYSTONE_LOCKOUT: (
@@ -26,6 +38,11 @@ NEEDED = {
         f"lockout_duration {MIN_LOCKOUT_SECONDS} or more seconds (or unset: locked until an admin unlocks)"),
     Setting.KEYSTONE_PASSWORD_EXPIRY: (
         f"keystone.conf [security_compliance] password_expires_days between 1 and {MAX_PASSWORD_DAYS}"),
+    Setting.KEYSTONE_PASSWORD_COMPLEXITY: (
+        "keystone.conf [security_compliance] password_regex refusing passwords shorter than "
+        f"{MIN_PASSWORD_LENGTH} characters or of fewer than three character classes (upper, lower, digit, sign)"),
+    Setting.KEYSTONE_INACTIVE_ACCOUNTS: (
+        f"keystone.conf [security_compliance] disable_user_account_days_inactive between 1 and {MAX_INACTIVE_DAYS}"),
     Setting.CINDER_VOLUME_CLEAR: (
         "cinder.conf volume_clear = zero (the default) and volume_clear_size = 0 for every backend of "
         "enabled_backends (its own section or [backend_defaults])"),
@@ -89,6 +106,56 @@ def check_password_expiry(target: str, source: str, conf: configparser.RawConfig
     exempt = f" ({len(ignored)} user ids exempt: service accounts, review them)" if ignored else ""
     return SettingCheck(target, Setting.KEYSTONE_PASSWORD_EXPIRY, True, f"passwords expire after {days} days{exempt}",
                         source, needed)
+
+
+def check_password_complexity(target: str, source: str, conf: configparser.RawConfigParser) -> SettingCheck:
+    """`password_regex`, matched as Keystone matches it (`re.match`), refuses every weak sample and accepts a
+    password of the form govcloud makes."""
+    needed = NEEDED[Setting.KEYSTONE_PASSWORD_COMPLEXITY]
+
+    def result(ok: bool, found: str) -> SettingCheck:
+        return SettingCheck(target, Setting.KEYSTONE_PASSWORD_COMPLEXITY, ok, found, source, needed)
+
+    raw = _get(conf, "security_compliance", "password_regex")
+    if not raw:
+        return result(False, "password_regex unset: any password is accepted")
+    try:
+        rule = re.compile(raw)
+    except re.error as err:
+        return result(False, f"password_regex does not compile ({err.msg}): Keystone then refuses every password")
+    accepted = [sample for sample in WEAK_PASSWORDS if rule.match(sample)]
+    if accepted:
+        return result(False, f"password_regex accepts {len(accepted)} of {len(WEAK_PASSWORDS)} weak passwords "
+                             f"(for one: {len(accepted[0])} characters, "
+                             f"{_classes(accepted[0])} character class{'es' if _classes(accepted[0]) > 1 else ''})")
+    if not rule.match(GENERATED_PASSWORD):
+        return result(False, "password_regex refuses the passwords govcloud makes (32 random URL-safe characters "
+                             "and one of every class): `govcloud verify` could not create its temporary members")
+    return result(True, f"password_regex refuses all {len(WEAK_PASSWORDS)} weak samples (short, or of one or two "
+                        "character classes)")
+
+
+def _classes(text: str) -> int:
+    return sum(1 for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]") if re.search(pattern, text))
+
+
+def check_inactive_accounts(target: str, source: str, conf: configparser.RawConfigParser) -> SettingCheck:
+    """`disable_user_account_days_inactive` 1-90: Keystone then disables an account unused that long."""
+    raw = _get(conf, "security_compliance", "disable_user_account_days_inactive")
+    days = _int(raw)
+    if days is None or not 1 <= days <= MAX_INACTIVE_DAYS:
+        found = "disable_user_account_days_inactive unset: unused accounts stay enabled" if raw in (None, "") else \
+            f"disable_user_account_days_inactive = {raw}"
+        return SettingCheck(target, Setting.KEYSTONE_INACTIVE_ACCOUNTS, False, found, source,
+                            NEEDED[Setting.KEYSTONE_INACTIVE_ACCOUNTS])
+    return SettingCheck(target, Setting.KEYSTONE_INACTIVE_ACCOUNTS, True,
+                        f"accounts unused for {days} days are disabled", source,
+                        NEEDED[Setting.KEYSTONE_INACTIVE_ACCOUNTS])
+
+
+KEYSTONE_CHECKS: tuple[Callable[[str, str, configparser.RawConfigParser], SettingCheck], ...] = (
+    check_lockout, check_password_expiry, check_password_complexity, check_inactive_accounts)
+"""The checks of keystone.conf, in KEYSTONE_SETTINGS' order."""
 
 
 def check_volume_clear(target: str, source: str, conf: configparser.RawConfigParser) -> SettingCheck:

@@ -28,7 +28,8 @@ from .checks import MlpsReport, Setting, SettingCheck
 
 NEEDED = {**kube.NEEDED, **ostack.NEEDED}
 CLUSTER_SETTINGS = (Setting.AUDIT_POLICY, Setting.AUDIT_RETENTION, Setting.SECRETS_ENCRYPTION)
-KEYSTONE_SETTINGS = (Setting.KEYSTONE_LOCKOUT, Setting.KEYSTONE_PASSWORD_EXPIRY)
+KEYSTONE_SETTINGS = (Setting.KEYSTONE_LOCKOUT, Setting.KEYSTONE_PASSWORD_EXPIRY,
+                     Setting.KEYSTONE_PASSWORD_COMPLEXITY, Setting.KEYSTONE_INACTIVE_ACCOUNTS)
 SAMPLE_LIMIT = 1000
 """Secrets read from etcd at most (their count is asked separately): enough to find old plaintext ones."""
 
@@ -205,7 +206,7 @@ def _cloud(name: str, entry: OpenStackDeployment | None, base: Path, label: str)
             checks += _unread(target, settings, str(err), str(path))
             continue
         if settings is KEYSTONE_SETTINGS:
-            checks += [ostack.check_lockout(target, source, conf), ostack.check_password_expiry(target, source, conf)]
+            checks += [check(target, source, conf) for check in ostack.KEYSTONE_CHECKS]
         else:
             checks.append(ostack.check_volume_clear(target, source, conf))
     return checks

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gcloud.errors import EnvironmentProblem
+from gcloud.passwords import new_password
 from gcloud.sandbox import openstack_catalog as catalog
 from gcloud.sandbox import process
 from gcloud.sandbox.openstack_config import (
@@ -189,7 +189,7 @@ class OpenStackSandbox:
     # --- bringing it up ----------------------------------------------------------------------------------
     def _create(self, progress: Progress) -> None:
         """From nothing: configs, DB inits in parallel with Keystone's, catalog, external network."""
-        layout = self._layout(secrets.token_urlsafe(24))
+        layout = self._layout(new_password())
         self._require_ports(layout)
         for path in (self.dirs.data, self.dirs.logs, self.dirs.run, self.dirs.etc):
             shutil.rmtree(path, ignore_errors=True)
@@ -212,7 +212,7 @@ class OpenStackSandbox:
             self._start_api(layout, layout.keystone, progress)
             conn = catalog.admin_connection(layout)
             created = catalog.ensure_roles(conn)
-            catalog.ensure_govcloud_user(conn, layout.govcloud_password)
+            catalog.ensure_govcloud_user(conn, layout)
             catalog.register_services(conn, layout)
             progress("catalog registered" + (f" (roles created: {', '.join(created)})" if created else ""))
             _results(started)
@@ -242,7 +242,7 @@ class OpenStackSandbox:
         created = catalog.ensure_roles(admin)  # roles a newer govcloud needs
         if created:
             progress(f"roles created: {', '.join(created)}")
-        if catalog.ensure_govcloud_user(admin, layout.govcloud_password):
+        if catalog.ensure_govcloud_user(admin, layout):
             progress("govcloud's least-privilege user created")
         if new:  # glance, when a sandbox built API-only runs --full for the first time
             inits = layout.service_inits()

@@ -31,10 +31,11 @@ from gcloud.sandbox.openstack_config import (
 )
 
 _INTERFACES = ("public", "internal", "admin")
-SERVICE_USER_OPTIONS = {"ignore_lockout_failure_attempts": True, "ignore_password_expiry": True}
-"""Keystone's own exemption for service accounts from [security_compliance] lockout and password expiry (which the
-sandbox enforces, as a level-3 cloud must, for people): a stranger guessing a password must not lock the
-services or govcloud out, and a random 32-byte secret does not age."""
+SERVICE_USER_OPTIONS = {"ignore_lockout_failure_attempts": True, "ignore_password_expiry": True,
+                        "ignore_user_inactivity": True}
+"""Keystone's own exemption for service accounts from [security_compliance] lockout, password expiry and inactivity
+(which the sandbox enforces, as a level-3 cloud must, for people): a stranger guessing a password must not lock the
+services or govcloud out, a random 32-byte secret does not age, and a service idle for a season still runs."""
 
 
 def admin_connection(layout: OpenStackLayout) -> openstack.connection.Connection:
@@ -61,22 +62,38 @@ def ensure_roles(conn: openstack.connection.Connection) -> list[str]:
     return missing
 
 
-def ensure_govcloud_user(conn: openstack.connection.Connection, password: str) -> bool:
+def ensure_govcloud_user(conn: openstack.connection.Connection, layout: OpenStackLayout) -> bool:
     """govcloud's own least-privilege user (gcloud.privileges) with its domain and inherited project roles;
     whether it was created now (a sandbox built by an older govcloud gets it at its next `up`)."""
     identity = _identity(conn)
+    password = layout.govcloud_password
     user = next(iter(identity.users(name=OPENSTACK_USER, domain_id="default")), None)
     created = user is None
     if user is None:
         user = identity.create_user(name=OPENSTACK_USER, domain_id="default", password=password,
                                     description="govcloud's provisioning identity (no admin role)",
                                     options=SERVICE_USER_OPTIONS)
-    # an existing user keeps its password: changing it would revoke every token issued in the same second
+    elif not _password_works(layout.auth_url, str(user.id), password):
+        # made by an older govcloud, whose derived password lacked the classes password_regex now asks for.
+        # Only then is it changed: a change revokes every token issued in the same second.
+        identity.update_user(user, password=password)
     roles = {role.name: role for role in identity.roles()}
     identity.assign_domain_role_to_user("default", user, roles[DOMAIN_ROLE])
     for name in PROJECT_ROLES:
         identity.assign_domain_role_to_user("default", user, roles[name], inherited=True)
     return created
+
+
+def _password_works(auth_url: str, user_id: str, password: str) -> bool:
+    """Whether Keystone issues `user_id` a token for `password` (govcloud's user is exempt from lockout)."""
+    from keystoneauth1 import exceptions
+
+    auth = v3.Password(auth_url=auth_url, user_id=user_id, password=password)
+    try:
+        ks_session.Session(auth=auth).get_token()
+    except exceptions.Unauthorized:
+        return False
+    return True
 
 
 def register_services(conn: openstack.connection.Connection, layout: OpenStackLayout,

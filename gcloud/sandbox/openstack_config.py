@@ -19,9 +19,14 @@ from pathlib import Path
 import yaml
 
 from gcloud.guardrails import LOCKED_ROLE, neutron_policy_file
+from gcloud.passwords import complete
 from gcloud.privileges import OPENSTACK_USER, PROVISIONER_ROLE, policy_file
 from gcloud.sandbox.process import LOOPBACK, SandboxDirs
 
+SANDBOX_PASSWORD_REGEX = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[^A-Za-z0-9]).{12,}"
+"""Keystone matches it with `re.match` (anchored at the start only), so it needs no `$`, which oslo.config would
+read as a substitution."""
+SANDBOX_PASSWORD_RULE = "12 characters or more, with upper- and lower-case letters, digits and signs"
 CLOUD_NAME = "gov-east"
 """The clouds.yaml entry of govcloud's own user; the example platform.yaml names this cloud."""
 ADMIN_CLOUD_NAME = "gov-east-admin"
@@ -322,7 +327,7 @@ class OpenStackLayout:
     @property
     def govcloud_password(self) -> str:
         """govcloud's own user's password, derived from the admin's so the sandbox keeps one secret file."""
-        return hmac.new(self.password.encode(), b"govcloud-user", hashlib.sha256).hexdigest()
+        return complete(hmac.new(self.password.encode(), b"govcloud-user", hashlib.sha256).hexdigest())
 
     def render_clouds_yaml(self) -> str:
         """Two entries: `gov-east`, govcloud's least-privilege user (a domain manager, gcloud.privileges), which
@@ -374,11 +379,14 @@ class OpenStackLayout:
             # Keystone's own cache, as every production Keystone runs it (there with memcached): without it each
             # token it validates re-reads the user's effective role assignments from the database.
             "cache": {"enabled": "true", "backend": "dogpile.cache.memory"},
-            # A level-3 cloud's login rules (GB/T 22239-2019 8.1.4.1 a, b; `govcloud doctor --mlps` reads them):
-            # a user is locked for 30 minutes after 5 wrong passwords, and a password lasts 90 days. Both are per
-            # user, and no test guesses a password; a password's expiry is fixed when it is set.
+            # A level-3 cloud's login rules (GB/T 22239-2019 8.1.4.1 a, b, 8.1.4.2 c; `govcloud doctor --mlps`
+            # reads them): a user is locked for 30 minutes after 5 wrong passwords, a password lasts 90 days, has
+            # 12 characters or more of all four classes, and an account unused for 90 days is disabled. All are
+            # per user, no test guesses a password, and every password govcloud makes has the four classes.
             "security_compliance": {"lockout_failure_attempts": "5", "lockout_duration": "1800",
-                                    "password_expires_days": "90"},
+                                    "password_expires_days": "90", "password_regex": SANDBOX_PASSWORD_REGEX,
+                                    "password_regex_description": SANDBOX_PASSWORD_RULE,
+                                    "disable_user_account_days_inactive": "90"},
             "oslo_policy": {"policy_file": str(policy_file("keystone"))},
         })
 

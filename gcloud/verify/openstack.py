@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from gcloud.passwords import new_password
 from gcloud.providers.conventions import MANAGED_TAG, grants, keystone_domain, tenant_of_tags
 from gcloud.providers.openstack import domain_id, found, identity
 from gcloud.providers.retry import ProviderError, with_retry
@@ -61,7 +62,7 @@ def user_connection(admin: Connection, user_id: str, password: str, project_id: 
 def verifier(conn: Connection, tenant: str, project_id: str, dom_id: str, group_ids: list[str],
              fallback_role: str | None, connect: UserConnect) -> Iterator[tuple[str, Connection]]:
     """A throw-away member of the tenant: (user id, its own connection); deleted whatever happens."""
-    password = secrets.token_urlsafe(24)
+    password = new_password()
     ident = identity(conn)
     sweep_stale_verifiers(conn, tenant, dom_id)
     user = with_retry("create verifier user", lambda: ident.create_user(

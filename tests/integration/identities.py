@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from gcloud.passwords import new_password
 from gcloud.verify.openstack import user_connection
 
 CONTEXT = "gov-k8s"
@@ -33,7 +34,7 @@ def keystone_member(admin: Any, tenant: str, group: str) -> Iterator[tuple[Any, 
     """(the tenant's project, a connection as a new Keystone user in `group`, scoped to the project)."""
     project = admin.identity.find_project(tenant, domain_id="default", ignore_missing=False)
     found = admin.identity.find_group(group, domain_id="default", ignore_missing=False)
-    password = secrets.token_urlsafe(24)
+    password = new_password()
     user = admin.identity.create_user(name=f"{tenant}-test-{secrets.token_hex(4)}", domain_id="default",
                                       password=password)
     try:

@@ -31,8 +31,10 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from kubernetes import client, config
 
+from gcloud.passwords import new_password
 from gcloud.sandbox import process
 from gcloud.sandbox.kubernetes import APISERVER, CONTEXT
+from gcloud.sandbox.openstack_config import SANDBOX_PASSWORD_REGEX
 from tests.integration.conftest import SandboxInfo
 
 pytestmark = pytest.mark.integration
@@ -40,7 +42,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 GOVCLOUD = Path(sys.executable).parent / "govcloud"
 SETTINGS = ("audit-policy", "audit-retention", "secrets-encryption", "keystone-lockout", "keystone-password-expiry",
-            "cinder-volume-clear")
+            "keystone-password-complexity", "keystone-inactive-accounts", "cinder-volume-clear")
 
 
 @dataclass
@@ -218,6 +220,9 @@ def test_a_secret_stored_in_plaintext_in_etcd_fails_only_encryption(deployment: 
 @pytest.mark.parametrize(("setting", "before", "after"), [
     ("keystone-lockout", "lockout_failure_attempts = 5", "lockout_failure_attempts = 0"),
     ("keystone-password-expiry", "password_expires_days = 90", "password_expires_days = 365"),
+    ("keystone-password-complexity", f"password_regex = {SANDBOX_PASSWORD_REGEX}", "password_regex = ^.{8,}"),
+    ("keystone-inactive-accounts", "disable_user_account_days_inactive = 90",
+     "disable_user_account_days_inactive = 365"),
 ])
 def test_a_weakened_keystone_conf_fails_only_that_check(deployment: Deployment, setting: str, before: str,
                                                         after: str) -> None:
@@ -235,8 +240,14 @@ def test_cinder_keeping_deleted_data_fails_only_wiping(deployment: Deployment) -
 
 
 def test_keystone_enforces_what_its_conf_says(openstack_admin: Any) -> None:
-    """The file doctor read is the one Keystone runs with: five wrong passwords lock a user, passwords expire."""
-    password = secrets.token_urlsafe(24)
+    """The file doctor read is the one Keystone runs with: five wrong passwords lock a user, passwords expire,
+    a weak password is refused."""
+    import openstack.exceptions
+
+    with pytest.raises(openstack.exceptions.BadRequestException, match="upper- and lower-case letters"):
+        openstack_admin.identity.create_user(name=f"mlps-weak-{uuid.uuid4().hex[:8]}", domain_id="default",
+                                             password="gov2026cloud")
+    password = new_password()
     user = openstack_admin.identity.create_user(name=f"mlps-lockout-{uuid.uuid4().hex[:8]}", domain_id="default",
                                                 password=password)
     try:

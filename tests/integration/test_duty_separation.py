@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gcloud.passwords import new_password
 from tests.integration.workspace import Workspace, workspace_for
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ def test_a_person_in_two_duty_groups_fails_verify(sandbox: Any, tmp_path: Path) 
         code, check = _duty_check(ws)
         assert code == 0 and check["passed"], check
         name = f"czj-dual-{secrets.token_hex(4)}"
-        user = admin.identity.create_user(name=name, domain_id="default", password=secrets.token_urlsafe(24))
+        user = admin.identity.create_user(name=name, domain_id="default", password=new_password())
         try:
             for group in ("czj-admins", "czj-security"):
                 admin.identity.add_user_to_group(user, admin.identity.find_group(group, domain_id="default",

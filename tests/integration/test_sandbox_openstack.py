@@ -21,6 +21,7 @@ import yaml
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
+from gcloud.passwords import new_password
 from gcloud.sandbox import process
 from gcloud.sandbox.openstack_config import (
     ADMIN_CLOUD_NAME,
@@ -71,7 +72,7 @@ def admin_auth_url(sandbox: SandboxInfo) -> str:
 
 def make_department(admin: Conn, role: str = "member") -> Department:
     name = f"dept-{uuid.uuid4().hex[:8]}"
-    password = uuid.uuid4().hex
+    password = new_password()
     project = admin.identity.create_project(name=name, domain_id="default", description="integration test")
     group = admin.identity.create_group(name=f"{name}-staff", domain_id="default")
     user = admin.identity.create_user(name=f"{name}-user", password=password, domain_id="default")

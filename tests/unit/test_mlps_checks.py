@@ -22,7 +22,7 @@ from gcloud.errors import InputError
 from gcloud.mlps import MlpsReport, Setting, SettingCheck
 from gcloud.mlps import kubernetes as kube
 from gcloud.mlps.checks import CLAUSES
-from gcloud.mlps.read import _EtcdClient, check_platform
+from gcloud.mlps.read import KEYSTONE_SETTINGS, _EtcdClient, check_platform
 from gcloud.model import load_platform
 from gcloud.policy.clauses import clause_table
 from gcloud.sandbox.kube_build import KubeBinaries
@@ -310,6 +310,41 @@ def test_a_weak_lockout_fails_lockout_only(deployment: Deployment, options: dict
     assert found in deployment.check(Setting.KEYSTONE_LOCKOUT).found
 
 
+@pytest.mark.parametrize(("options", "found"), [
+    ({"password_regex": ""}, "password_regex unset: any password is accepted"),
+    ({"password_regex": "^.{8,}"}, "accepts 7 of 8 weak passwords (for one: 15 characters, 1 character class)"),
+    ({"password_regex": "^(?=.*[0-9])(?=.*[a-zA-Z]).{7,}"}, "accepts 3 of 8 weak passwords"),
+    ({"password_regex": "^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[!@#%^&*]).{12,}"},
+     "refuses the passwords govcloud makes"),
+    ({"password_regex": "^(?=.*[a-z]"}, "does not compile (missing ), unterminated subpattern)"),
+])
+def test_a_weak_or_broken_password_rule_fails_complexity_only(deployment: Deployment, options: dict[str, str],
+                                                              found: str) -> None:
+    deployment.edit_ini(deployment.keystone_conf, "security_compliance", **options)
+    assert deployment.failing() == [Setting.KEYSTONE_PASSWORD_COMPLEXITY]
+    assert found in deployment.check(Setting.KEYSTONE_PASSWORD_COMPLEXITY).found
+
+
+def test_the_complexity_samples_are_weak_and_the_sandbox_rule_takes_every_password_govcloud_makes() -> None:
+    import re
+
+    from gcloud.mlps.openstack import MIN_PASSWORD_LENGTH, WEAK_PASSWORDS, _classes
+    from gcloud.passwords import new_password
+    from gcloud.sandbox.openstack_config import SANDBOX_PASSWORD_REGEX
+
+    assert all(len(sample) < MIN_PASSWORD_LENGTH or _classes(sample) <= 2 for sample in WEAK_PASSWORDS)
+    assert all(re.match(SANDBOX_PASSWORD_REGEX, new_password()) for _ in range(2_000))
+
+
+@pytest.mark.parametrize(("value", "found"), [
+    ("", "unused accounts stay enabled"), ("365", "disable_user_account_days_inactive = 365"),
+])
+def test_unused_accounts_left_enabled_fail_inactivity_only(deployment: Deployment, value: str, found: str) -> None:
+    deployment.edit_ini(deployment.keystone_conf, "security_compliance", disable_user_account_days_inactive=value)
+    assert deployment.failing() == [Setting.KEYSTONE_INACTIVE_ACCOUNTS]
+    assert found in deployment.check(Setting.KEYSTONE_INACTIVE_ACCOUNTS).found
+
+
 def test_a_conf_d_file_overrides_keystone_conf_as_oslo_config_does(deployment: Deployment) -> None:
     extra = deployment.keystone_conf.with_name("keystone.conf.d")
     extra.mkdir()
@@ -322,7 +357,7 @@ def test_a_conf_d_file_overrides_keystone_conf_as_oslo_config_does(deployment: D
 def test_a_broken_keystone_conf_is_reported_without_its_text(deployment: Deployment) -> None:
     deployment.keystone_conf.write_text(f"password = {PASSWORD}\n[database]\n")
     report = deployment.report()
-    assert set(deployment.failing()) == {Setting.KEYSTONE_LOCKOUT, Setting.KEYSTONE_PASSWORD_EXPIRY}
+    assert set(deployment.failing()) == set(KEYSTONE_SETTINGS)
     assert all(PASSWORD not in check.found + check.source for check in report.checks)
     assert "is not an INI file (line 1)" in deployment.check(Setting.KEYSTONE_LOCKOUT).found
 
@@ -376,7 +411,7 @@ def test_the_command_renders_each_check_and_exits_1_on_a_failure(deployment: Dep
     assert table.exit_code == 1
     assert "fail  openstack gov-east cinder-volume-clear" in table.output and "剩余信息保护" in table.output
     assert "ok    kubernetes gov-k8s audit-policy" in table.output
-    assert "1 of 6 settings fall short of level 3" in table.output
+    assert f"1 of {len(Setting)} settings fall short of level 3" in table.output
 
 
 def test_help_has_an_mlps_example() -> None:
