@@ -34,8 +34,8 @@ def report(paths: Paths = None, platform: PlatformFile = DEFAULT_PLATFORM,
                "Also read each tenant's live quota usage from its clouds (else no cloud is called)."))] = False,
            today: Today = None) -> None:
     """Write the report: fleet summary, tenants, quotas against capacity (and live usage with --live), policies,
-    waivers, applies, the last drift and verify results, open quota requests, the audit trail's status and the
-    MLPS 2.0 evidence table.
+    waivers, applies (by whom, under which ticket), the last drift and verify results, open quota requests, the
+    audit trail's status and who changed what, and the MLPS 2.0 evidence table.
 
     Example: govcloud report tenants/ --live --out report.html
     """
