@@ -125,9 +125,10 @@ def check_password_complexity(target: str, source: str, conf: configparser.RawCo
         return result(False, f"password_regex does not compile ({err.msg}): Keystone then refuses every password")
     accepted = [sample for sample in WEAK_PASSWORDS if rule.match(sample)]
     if accepted:
+        classes = _classes(accepted[0])
         return result(False, f"password_regex accepts {len(accepted)} of {len(WEAK_PASSWORDS)} weak passwords "
                              f"(for one: {len(accepted[0])} characters, "
-                             f"{_classes(accepted[0])} character class{'es' if _classes(accepted[0]) > 1 else ''})")
+                             f"{classes} character class{'es' if classes > 1 else ''})")
     if not rule.match(GENERATED_PASSWORD):
         return result(False, "password_regex refuses the passwords govcloud makes (32 random URL-safe characters "
                              "and one of every class): `govcloud verify` could not create its temporary members")
@@ -143,13 +144,11 @@ def check_inactive_accounts(target: str, source: str, conf: configparser.RawConf
     """`disable_user_account_days_inactive` 1-90: Keystone then disables an account unused that long."""
     raw = _get(conf, "security_compliance", "disable_user_account_days_inactive")
     days = _int(raw)
-    if days is None or not 1 <= days <= MAX_INACTIVE_DAYS:
-        found = "disable_user_account_days_inactive unset: unused accounts stay enabled" if raw in (None, "") else \
-            f"disable_user_account_days_inactive = {raw}"
-        return SettingCheck(target, Setting.KEYSTONE_INACTIVE_ACCOUNTS, False, found, source,
-                            NEEDED[Setting.KEYSTONE_INACTIVE_ACCOUNTS])
-    return SettingCheck(target, Setting.KEYSTONE_INACTIVE_ACCOUNTS, True,
-                        f"accounts unused for {days} days are disabled", source,
+    ok = days is not None and 1 <= days <= MAX_INACTIVE_DAYS
+    found = (f"accounts unused for {days} days are disabled" if ok else
+             "disable_user_account_days_inactive unset: unused accounts stay enabled" if raw in (None, "") else
+             f"disable_user_account_days_inactive = {raw}")
+    return SettingCheck(target, Setting.KEYSTONE_INACTIVE_ACCOUNTS, ok, found, source,
                         NEEDED[Setting.KEYSTONE_INACTIVE_ACCOUNTS])
 
 

@@ -21,6 +21,7 @@ evaluates the rule in CEL. So a result from Python is the one CEL gives, and eve
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -294,31 +295,18 @@ def _eq(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
+def _ordering(compare: Callable[[Any, Any], Any]) -> Callable[[Any, Any], bool]:
+    """`compare` (`<`, `<=`, `>`, `>=`) where CEL orders the same way: two ints, two doubles or two strings."""
+    def checked(left: Any, right: Any) -> bool:
+        kind = type(left)
+        if kind is not type(right) or kind not in (str, int, float):
+            raise Defer("ordering across types")
+        return bool(compare(left, right))
 
-def _ordered(left: Any, right: Any) -> None:
-    kind = type(left)
-    if kind is not type(right) or kind not in (str, int, float):
-        raise Defer("ordering across types")
-
-
-def _lt(left: Any, right: Any) -> bool:
-    _ordered(left, right)
-    return bool(left < right)
-
-
-def _le(left: Any, right: Any) -> bool:
-    _ordered(left, right)
-    return bool(left <= right)
+    return checked
 
 
-def _gt(left: Any, right: Any) -> bool:
-    _ordered(left, right)
-    return bool(left > right)
-
-
-def _ge(left: Any, right: Any) -> bool:
-    _ordered(left, right)
-    return bool(left >= right)
+_lt, _le, _gt, _ge = (_ordering(compare) for compare in (operator.lt, operator.le, operator.gt, operator.ge))
 
 
 def _in(item: Any, container: Any) -> bool:
@@ -330,7 +318,6 @@ def _in(item: Any, container: Any) -> bool:
     if kind is list:
         return any(_eq(item, element) for element in container)
     raise Defer("in on a scalar")
-
 
 
 def _idx(value: Any, key: Any) -> Any:

@@ -199,24 +199,28 @@ def changes_of(entries: Sequence[AuditEntry] | None, only: set[str] | None) -> C
     return Changes(rows, len(relevant))
 
 
-def last_applier(entries: Sequence[AuditEntry] | None, tenant: str, digest: str) -> tuple[str, str]:
-    """(actor, ticket) of the newest successful apply that left the tenant at `digest` ("" where unknown)."""
-    for entry in reversed(entries or ()):
+Appliers = Mapping[tuple[str, str], tuple[str, str]]
+"""(tenant, spec digest) -> (actor, ticket) of the newest successful apply that left the tenant at that spec."""
+
+
+def appliers(entries: Sequence[AuditEntry] | None) -> Appliers:
+    """Who applied what, from one pass over the trail (a later apply of the same spec wins)."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for entry in entries or ():
         event = entry.event
-        if (event.tenant == tenant and event.action.startswith("apply") and event.outcome == "success"
-                and event.digest_after == digest):
-            return event.actor, event.ticket or ""
-    return "", ""
+        if event.action.startswith("apply") and event.outcome == "success" and event.digest_after:
+            found[event.tenant, event.digest_after] = (event.actor, event.ticket or "")
+    return found
 
 
 def tenant_report(fleet: Fleet, doc: TenantDocument, result: CheckResult, sources: Sources,
                   applied: Mapping[str, Any], today: dt.date, warn_days: int, used: Usage | None,
-                  entries: Sequence[AuditEntry] | None = None) -> TenantReport:
+                  applied_by: Appliers) -> TenantReport:
     spec = doc.tenant.spec
     clouds = tuple(f"{KIND_LABEL[kind]} {name}" for kind, name in sorted(_tenant_pools(doc)))
     entry = applied.get(doc.name)
     last = AppliedInfo(entry.applied_at or "unknown time", entry.digest[:12], entry.digest == doc.digest,
-                       *last_applier(entries, doc.name, entry.digest)) if entry is not None else None
+                       *applied_by.get((doc.name, entry.digest), ("", ""))) if entry is not None else None
     return TenantReport(
         doc.name, doc.tenant.metadata.display_name, spec.mlps_level, spec.tier or "", doc.tenant.metadata.parent or "",
         people(doc), clouds,
@@ -253,7 +257,8 @@ def collect(fleet: Fleet, result: CheckResult, sources: Sources, today: dt.date,
     used = {doc.name: sources.usage(doc, fleet.platform) for doc in shown}
     pools = pools_of(fleet, [doc.effective for doc in fleet.tenants], fleet_used(fleet.tenants, used))
     entries = sources.audit_entries(sources.state_dir)
-    tenants = tuple(tenant_report(fleet, doc, result, sources, applied, today, warn_days, used[doc.name], entries)
+    applied_by = appliers(entries)
+    tenants = tuple(tenant_report(fleet, doc, result, sources, applied, today, warn_days, used[doc.name], applied_by)
                     for doc in shown)
     requests = sources.requests(sources.requests_dir)
     audit = sources.audit(sources.state_dir)
